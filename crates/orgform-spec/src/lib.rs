@@ -1,17 +1,88 @@
 //! Spec loading and validation: YAML in, [`ValidatedSpec`] or located
-//! diagnostics out.
+//! [`Diagnostics`] out.
 //!
-//! A [`ValidatedSpec`] can only come out of validation: the planner and the
-//! apply flow take one as proof that every rule of DESIGN section 1 holds.
+//! - [`load`] reads a spec file, or a directory whose `*.yaml`/`*.yml` files
+//!   merge, decodes it with exact positions, and checks every rule of
+//!   DESIGN section 1. It never stops at the first problem: all
+//!   diagnostics come back at once, sorted by file, line and column.
+//! - [`validate_org`] checks the same semantic rules on an org that did not
+//!   come from YAML (a saved plan, a test); its diagnostics have no location.
+//! - A [`ValidatedSpec`] can only come out of these two: the planner and the
+//!   apply flow take one as proof that every rule holds. It carries the
+//!   org (users and groups sorted by externalId, `phone: ""` and
+//!   `description: ""` normalised to absent), its digest, a [`SourceMap`]
+//!   (where each record and field was written) and the warnings.
+//! - A [`Diagnostic`] has a stable camelCase `code`, a message, a
+//!   [`Location`], a hint, the &frankly API error it prevents, and related
+//!   places; [`Diagnostics::render`] draws them like rustc,
+//!   [`Diagnostics::to_json`] gives the machine-readable form.
+//!
+//! ```
+//! use orgform_model::{DesiredOrg, DesiredUser};
+//!
+//! let mut user = DesiredUser::new("E1", "Ada", "Lovelace", "ada@example.com");
+//! user.phone = Some("0701234567".into());
+//! let org = DesiredOrg { users: Some(vec![user]), ..DesiredOrg::default() };
+//! let diags = orgform_spec::validate_org(org).unwrap_err();
+//! let first = diags.iter().next().unwrap();
+//! assert_eq!(first.code, "invalidPhone");
+//! assert_eq!(first.api_error, Some("validateThatPhoneNumberIsCorrect"));
+//! ```
+//!
+//! Diagnostic codes (stable): loading `unreadable`, `noYamlFiles`,
+//! `fileTooLarge`, `notUtf8`, `emptyFile`, `byteOrderMark` (warning); YAML
+//! `yamlSyntax`, `tooDeep`, `aliasBudget`, `unknownAlias`,
+//! `multipleDocuments`, `unsupportedTag`; shape `wrongType`, `nullValue`,
+//! `notABoolean`, `numberNotString`, `unknownField`, `duplicateKey`,
+//! `duplicateListEntry` (warning), `duplicateTopLevelKey`, `missingVersion`,
+//! `unsupportedVersion`, `outOfRange`; rules `missingField`,
+//! `duplicateExternalId`, `duplicateEmail`, `invalidEmail`, `invalidPhone`,
+//! `duplicatePhone`, `invalidTimezone`, `invalidLanguage`, `invalidRole`,
+//! `unknownGroup`, `externalGroupManaged`, `selfParent`, `parentCycle`,
+//! `undeclaredAttribute`, `attributeValueNotAllowed`,
+//! `requiredAttributeMissing`, `emptyAttributeValue`, `limitOutOfRange`,
+//! `percentOutOfRange`, `invalidEndpoint`, `invalidTokenEnv`.
+
+mod diag;
+mod load;
+mod rules;
+mod source;
+mod suggest;
+mod tables;
+mod yaml;
+
+use std::path::Path;
 
 use orgform_model::DesiredOrg;
 use sha2::{Digest, Sha256};
 
-/// A desired org that passed every validation rule, with its digest.
+pub use diag::{Diagnostic, Diagnostics, Location, Severity};
+pub use source::SourceMap;
+
+/// How [`load`] reads files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The largest spec file accepted, checked with the file's metadata
+    /// before reading (and again while reading). Default 256 MiB.
+    pub max_file_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_file_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// A desired org that passed every validation rule, with its digest, where
+/// it was written, and the warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct ValidatedSpec {
     org: DesiredOrg,
     digest: String,
+    sources: SourceMap,
+    warnings: Diagnostics,
 }
 
 impl ValidatedSpec {
@@ -20,27 +91,85 @@ impl ValidatedSpec {
         &self.org
     }
 
+    /// The validated org, by value.
+    pub fn into_org(self) -> DesiredOrg {
+        self.org
+    }
+
     /// `sha256:<hex>` of the org in canonical form (sorted, compact JSON).
     pub fn digest(&self) -> &str {
         &self.digest
     }
+
+    /// Where each record and field was written (empty for [`validate_org`]).
+    pub fn sources(&self) -> &SourceMap {
+        &self.sources
+    }
+
+    /// Warnings (the spec is valid despite them).
+    pub fn warnings(&self) -> &Diagnostics {
+        &self.warnings
+    }
 }
 
-/// Validates an org that did not come from YAML (a saved plan, a test).
+/// Loads and validates a spec: a file, or a directory of `*.yaml`/`*.yml`
+/// files (sorted by name, hidden files and subdirectories ignored) whose
+/// `users` and `groups` lists are concatenated.
 ///
-/// PLACEHOLDER until the validation rules land: sorts and digests only.
-pub fn validate_org(mut org: DesiredOrg) -> Result<ValidatedSpec, Vec<String>> {
+/// `Err` holds every diagnostic, errors and warnings, sorted by file, line
+/// and column; `Ok` holds the warnings in [`ValidatedSpec::warnings`].
+pub fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, Diagnostics> {
+    load::load(path, options)
+}
+
+/// Checks every semantic rule on an org that did not come from YAML (a
+/// saved plan, a test). Its diagnostics have no location.
+pub fn validate_org(org: DesiredOrg) -> Result<ValidatedSpec, Diagnostics> {
+    let diags = rules::check(&org, None);
+    if diags.iter().any(|d| d.severity.is_error()) {
+        return Err(Diagnostics::from_sorted(diags));
+    }
+    Ok(finish(
+        org,
+        SourceMap::default(),
+        Diagnostics::from_sorted(diags),
+    ))
+}
+
+/// Normalises, sorts and digests a valid org.
+pub(crate) fn finish(
+    mut org: DesiredOrg,
+    sources: SourceMap,
+    warnings: Diagnostics,
+) -> ValidatedSpec {
     if let Some(users) = &mut org.users {
+        for u in users.iter_mut() {
+            if u.phone.as_deref() == Some("") {
+                u.phone = None;
+            }
+        }
         users.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     }
     if let Some(groups) = &mut org.groups {
+        for g in groups.iter_mut() {
+            if g.description.as_deref() == Some("") {
+                g.description = None;
+            }
+        }
         groups.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     }
     let digest = digest_of(&org);
-    Ok(ValidatedSpec { org, digest })
+    ValidatedSpec {
+        org,
+        digest,
+        sources,
+        warnings,
+    }
 }
 
-/// `sha256:<hex>` of the canonical JSON form of an org.
+/// `sha256:<hex>` of the canonical JSON form of an org: the compact
+/// serde_json of the [`DesiredOrg`] with users and groups sorted by
+/// externalId (as [`ValidatedSpec::org`] holds it).
 pub fn digest_of(org: &DesiredOrg) -> String {
     let canonical = serde_json::to_vec(org).unwrap_or_default();
     let hash = Sha256::digest(&canonical);

@@ -1,0 +1,787 @@
+//! The semantic rules of DESIGN section 1, over a decoded org.
+//!
+//! The same code runs for a loaded spec (with positions: each diagnostic
+//! points at its field) and for [`crate::validate_org`] (without). Every
+//! check is linear in the size of the org: uniqueness and references use
+//! hash maps, the hierarchy check visits each group once.
+
+use std::collections::{HashMap, HashSet};
+
+use orgform_model::{
+    AccessList, DesiredGroup, DesiredOrg, DesiredUser, Kind, LimitName, MAX_LIMIT, ParentRef,
+};
+
+use crate::diag::Diagnostic;
+use crate::source::{ELEMENT, Files, GROUP_PATHS, Pos, Positions, USER_PATHS, path_id};
+use crate::suggest::did_you_mean;
+use crate::tables::{LANGUAGES, TIME_ZONES};
+use crate::yaml::unquote;
+
+const PHONE_API: &str = "validateThatPhoneNumberIsCorrect";
+const PHONE_DUP_API: &str = "validateNoPhoneDuplicates";
+const PROPS_API: &str = "validateExternalProperties";
+
+/// Where the org came from, when it came from YAML.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub files: &'a Files,
+    pub pos: &'a Positions,
+}
+
+struct Checker<'a> {
+    ctx: Option<Ctx<'a>>,
+    out: Vec<Diagnostic>,
+}
+
+fn key(kind: Kind, path: &str) -> u16 {
+    let paths = match kind {
+        Kind::User => USER_PATHS,
+        Kind::Group => GROUP_PATHS,
+    };
+    path_id(paths, path).unwrap_or(u16::MAX)
+}
+
+impl Checker<'_> {
+    /// The position of a field, or of its record when the field is absent.
+    fn at(&self, kind: Kind, i: usize, path: &str) -> Option<Pos> {
+        let ctx = self.ctx?;
+        let k = if let Some(prop) = path.strip_prefix("externalProperties.") {
+            *ctx.pos.prop_ids.get(prop)?
+        } else {
+            key(kind, path)
+        };
+        ctx.pos
+            .field(kind, i, k)
+            .or_else(|| ctx.pos.record(kind, i).map(|r| r.pos))
+    }
+
+    fn record(&self, kind: Kind, i: usize) -> Option<Pos> {
+        self.ctx?.pos.record(kind, i).map(|r| r.pos)
+    }
+
+    /// Whether the decoder already reported a problem with this field.
+    fn bad(&self, kind: Kind, i: usize, path: &str) -> bool {
+        let Some(ctx) = self.ctx else { return false };
+        let k = key(kind, path);
+        k < 32
+            && ctx
+                .pos
+                .record(kind, i)
+                .is_some_and(|r| r.bad & (1 << k) != 0)
+    }
+
+    /// The position of the element `value` of a list field.
+    fn element(&self, kind: Kind, i: usize, path: &str, value: &str) -> Option<Pos> {
+        let ctx = self.ctx?;
+        let rec = ctx.pos.record(kind, i)?;
+        let k = ELEMENT + key(kind, path);
+        ctx.pos
+            .fields(rec)
+            .iter()
+            .filter(|f| f.key == k)
+            .map(|f| f.pos(rec.pos.file))
+            .find(|p| ctx.files.token(*p).is_some_and(|t| unquote(&t) == value))
+            .or_else(|| self.at(kind, i, path))
+    }
+
+    fn push(&mut self, d: Diagnostic, pos: Option<Pos>) {
+        let d = match (self.ctx, pos) {
+            (Some(ctx), Some(p)) => ctx.files.at(d, p),
+            _ => d,
+        };
+        self.out.push(d);
+    }
+
+    fn push_with(&mut self, d: Diagnostic, pos: Option<Pos>, related: &[(Option<Pos>, String)]) {
+        let mut d = match (self.ctx, pos) {
+            (Some(ctx), Some(p)) => ctx.files.at(d, p),
+            _ => d,
+        };
+        if let Some(ctx) = self.ctx {
+            for (p, label) in related {
+                if let Some(p) = p {
+                    d = ctx.files.related(d, *p, label.clone());
+                }
+            }
+        }
+        self.out.push(d);
+    }
+
+    fn top(&self, path: &str) -> Option<Pos> {
+        self.ctx?.pos.top(path)
+    }
+}
+
+/// Runs every rule; diagnostics in the order found (the caller sorts).
+pub(crate) fn check(org: &DesiredOrg, ctx: Option<Ctx<'_>>) -> Vec<Diagnostic> {
+    let mut c = Checker {
+        ctx,
+        out: Vec::new(),
+    };
+    let groups: &[DesiredGroup] = org.groups.as_deref().unwrap_or(&[]);
+    let users: &[DesiredUser] = org.users.as_deref().unwrap_or(&[]);
+    settings(&mut c, org);
+    let group_index = check_groups(&mut c, org, groups);
+    check_users(&mut c, org, users, &group_index);
+    c.out
+}
+
+fn settings(c: &mut Checker<'_>, org: &DesiredOrg) {
+    for name in LimitName::ALL {
+        let v = org.settings.limits.get(name);
+        if v > MAX_LIMIT {
+            let d = Diagnostic::error(
+                "limitOutOfRange",
+                format!("`{name}` is `{v}`, outside 0..={MAX_LIMIT}"),
+            )
+            .with_hint(format!(
+                "the API accepts at most {MAX_LIMIT}; a larger change needs several applies"
+            ));
+            let pos = c.top(&format!("settings.{name}"));
+            c.push(d, pos);
+        }
+    }
+    let s = &org.safety;
+    for (name, v) in [
+        ("maxUserDeletionPercent", s.max_user_deletion_percent),
+        ("maxGroupDeletionPercent", s.max_group_deletion_percent),
+        ("maxMembershipLossPercent", s.max_membership_loss_percent),
+    ] {
+        if let Some(v) = v.filter(|v| *v > 100) {
+            let d = Diagnostic::error(
+                "percentOutOfRange",
+                format!("`safety.{name}` is `{v}`, outside 0..=100"),
+            )
+            .with_hint("a percentage is a whole number from 0 to 100");
+            let pos = c.top(&format!("safety.{name}"));
+            c.push(d, pos);
+        }
+    }
+    if let Some(endpoint) = &org.target.endpoint
+        && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+    {
+        let d = Diagnostic::error(
+            "invalidEndpoint",
+            format!("the endpoint `{endpoint}` is not an http(s) URL"),
+        )
+        .with_hint("write e.g. `https://org.api.andfrankly.com/v1/organization`");
+        let pos = c.top("target.endpoint");
+        c.push(d, pos);
+    }
+    if let Some(var) = &org.target.token_env {
+        let ok = !var.is_empty()
+            && !var.starts_with(|ch: char| ch.is_ascii_digit())
+            && var
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !ok {
+            let d = Diagnostic::error(
+                "invalidTokenEnv",
+                format!("`{var}` is not an environment variable name"),
+            )
+            .with_hint(
+                "`tokenEnv` names the variable that holds the token (e.g. FRANKLY_API_TOKEN), \
+                 never the token itself",
+            );
+            let pos = c.top("target.tokenEnv");
+            c.push(d, pos);
+        }
+    }
+}
+
+/// Checks the groups; returns externalId → index of its first occurrence.
+fn check_groups<'o>(
+    c: &mut Checker<'_>,
+    org: &'o DesiredOrg,
+    groups: &'o [DesiredGroup],
+) -> HashMap<&'o str, usize> {
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(groups.len());
+    for (i, g) in groups.iter().enumerate() {
+        for (path, value) in [("externalId", &g.external_id), ("name", &g.name)] {
+            if value.is_empty() && !c.bad(Kind::Group, i, path) {
+                let d = Diagnostic::error(
+                    "missingField",
+                    format!("a group has no `{path}` (it is required){}", group_label(g)),
+                )
+                .with_hint(format!("add `{path}: ...` to this group"));
+                let pos = c.at(Kind::Group, i, path);
+                c.push(d, pos);
+            }
+        }
+        if g.external_id.is_empty() {
+            continue;
+        }
+        if let Some(&first) = index.get(g.external_id.as_str()) {
+            let d = Diagnostic::error(
+                "duplicateExternalId",
+                format!("two groups have the externalId `{}`", g.external_id),
+            )
+            .with_hint("give each group its own externalId; it is the group's identity");
+            let pos = c.at(Kind::Group, i, "externalId");
+            let first_pos = c.at(Kind::Group, first, "externalId");
+            c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
+        } else {
+            index.insert(&g.external_id, i);
+        }
+        if org.external_groups.contains(&g.external_id) {
+            let d = Diagnostic::error(
+                "externalGroupManaged",
+                format!(
+                    "the group `{}` is both managed here and listed in `externalGroups`",
+                    g.external_id
+                ),
+            )
+            .with_hint(
+                "`externalGroups` is for groups that exist in &frankly but are not managed by \
+                 this spec: remove it from one of the two",
+            );
+            let pos = c.at(Kind::Group, i, "externalId");
+            let other = c.top("externalGroups");
+            c.push_with(d, pos, &[(other, "listed in externalGroups".to_owned())]);
+        }
+    }
+    // References and self-parents.
+    let mut parent: Vec<Option<usize>> = vec![None; groups.len()];
+    for (i, g) in groups.iter().enumerate() {
+        let ParentRef::Group(p) = &g.parent else {
+            continue;
+        };
+        if *p == g.external_id {
+            let d = Diagnostic::error("selfParent", format!("the group `{p}` is its own parent"))
+                .with_hint("set `parent` to another group, or `parent: null` to make it a root");
+            let pos = c.at(Kind::Group, i, "parent");
+            c.push(d, pos);
+            continue;
+        }
+        match index.get(p.as_str()) {
+            Some(&pi) => {
+                if index.get(g.external_id.as_str()) == Some(&i) {
+                    parent[i] = Some(pi);
+                }
+            }
+            None if org.external_groups.contains(p) => {}
+            None => {
+                let d = unknown_group(
+                    p,
+                    &format!("the parent of group `{}`", g.external_id),
+                    &index,
+                );
+                let pos = c.at(Kind::Group, i, "parent");
+                c.push(d, pos);
+            }
+        }
+    }
+    // Cycles: each group has at most one parent, so walking up from every
+    // group, and never walking through a group twice, is linear.
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; groups.len()];
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..groups.len() {
+        let mut at = Some(start);
+        path.clear();
+        while let Some(n) = at {
+            match state[n] {
+                NEW => {
+                    state[n] = ON_PATH;
+                    path.push(n);
+                    at = parent[n];
+                }
+                ON_PATH => {
+                    let from = path.iter().position(|&x| x == n).unwrap_or(0);
+                    let mut cycle: Vec<usize> = path[from..].to_vec();
+                    // Start at the smallest externalId, for stable output.
+                    let min = (0..cycle.len())
+                        .min_by(|&a, &b| {
+                            groups[cycle[a]]
+                                .external_id
+                                .cmp(&groups[cycle[b]].external_id)
+                        })
+                        .unwrap_or(0);
+                    cycle.rotate_left(min);
+                    report_cycle(c, groups, &cycle);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for &n in &path {
+            state[n] = DONE;
+        }
+    }
+    index
+}
+
+fn group_label(g: &DesiredGroup) -> String {
+    if g.external_id.is_empty() {
+        if g.name.is_empty() {
+            String::new()
+        } else {
+            format!(" (name `{}`)", g.name)
+        }
+    } else {
+        format!(" (externalId `{}`)", g.external_id)
+    }
+}
+
+fn report_cycle(c: &mut Checker<'_>, groups: &[DesiredGroup], cycle: &[usize]) {
+    let mut chain: Vec<&str> = cycle
+        .iter()
+        .map(|&i| groups[i].external_id.as_str())
+        .collect();
+    if let Some(first) = chain.first().copied() {
+        chain.push(first);
+    }
+    let d = Diagnostic::error(
+        "parentCycle",
+        format!("the groups' parents form a cycle: {}", chain.join(" -> ")),
+    )
+    .with_hint(
+        "the hierarchy must be a forest: set one of these parents to another group, or to \
+         `null` to make that group a root",
+    );
+    let pos = cycle.first().and_then(|&i| c.at(Kind::Group, i, "parent"));
+    let related: Vec<(Option<Pos>, String)> = cycle
+        .iter()
+        .skip(1)
+        .map(|&i| {
+            let g = &groups[i];
+            let p = g.parent.group().unwrap_or_default();
+            (
+                c.at(Kind::Group, i, "parent"),
+                format!("the parent of `{}` is `{p}`", g.external_id),
+            )
+        })
+        .collect();
+    c.push_with(d, pos, &related);
+}
+
+fn unknown_group(id: &str, what: &str, index: &HashMap<&str, usize>) -> Diagnostic {
+    let d = Diagnostic::error(
+        "unknownGroup",
+        format!(
+            "{what} names the group `{id}`, which is neither in `groups` nor in `externalGroups`"
+        ),
+    );
+    // A near miss among the spec's groups is worth naming (only on error, so
+    // the cost does not matter).
+    let mut ids: Vec<&str> = index.keys().copied().collect();
+    ids.sort_unstable();
+    match did_you_mean(id, &ids) {
+        Some(s) => d.with_hint(format!(
+            "did you mean `{s}`? Otherwise add the group to `groups`, or to `externalGroups` if \
+             it exists in &frankly but is not managed here"
+        )),
+        None => d.with_hint(
+            "add the group to `groups`, or to `externalGroups` if it exists in &frankly but is \
+             not managed here",
+        ),
+    }
+}
+
+fn check_users(
+    c: &mut Checker<'_>,
+    org: &DesiredOrg,
+    users: &[DesiredUser],
+    groups: &HashMap<&str, usize>,
+) {
+    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(users.len());
+    let mut emails: HashMap<String, usize> = HashMap::with_capacity(users.len());
+    let mut phones: HashMap<&str, usize> = HashMap::new();
+    let attr_names: Vec<&str> = org
+        .attributes
+        .as_ref()
+        .map(|a| a.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let required: Vec<&str> = org
+        .attributes
+        .as_ref()
+        .map(|a| {
+            a.iter()
+                .filter(|(_, d)| d.required)
+                .map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut warned_refs: HashSet<(&str, &str)> = HashSet::new();
+    for (i, u) in users.iter().enumerate() {
+        let who = if u.external_id.is_empty() {
+            "a user".to_owned()
+        } else {
+            format!("user `{}`", u.external_id)
+        };
+        for (path, value) in [
+            ("externalId", &u.external_id),
+            ("firstName", &u.first_name),
+            ("lastName", &u.last_name),
+            ("email", &u.email),
+        ] {
+            if value.is_empty() && !c.bad(Kind::User, i, path) {
+                let d = Diagnostic::error(
+                    "missingField",
+                    format!("{who} has no `{path}` (it is required)"),
+                )
+                .with_hint(format!("add `{path}: ...` to this user"));
+                let pos = c.at(Kind::User, i, path);
+                c.push(d, pos);
+            }
+        }
+        // Uniqueness.
+        if !u.external_id.is_empty() {
+            if let Some(&first) = ids.get(u.external_id.as_str()) {
+                let d = Diagnostic::error(
+                    "duplicateExternalId",
+                    format!("two users have the externalId `{}`", u.external_id),
+                )
+                .with_hint("give each user their own externalId; it is the user's identity");
+                let pos = c.at(Kind::User, i, "externalId");
+                let first_pos = c.at(Kind::User, first, "externalId");
+                c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
+            } else {
+                ids.insert(&u.external_id, i);
+            }
+        }
+        if !u.email.is_empty() {
+            if let Some(problem) = email_problem(&u.email) {
+                let d = Diagnostic::error(
+                    "invalidEmail",
+                    format!("the email `{}` of {who} is not valid: {problem}", u.email),
+                )
+                .with_hint("write one address like `ada.lovelace@example.com`");
+                let pos = c.at(Kind::User, i, "email");
+                c.push(d, pos);
+            }
+            let lower = u.email.to_lowercase();
+            if let Some(&first) = emails.get(&lower) {
+                let d = Diagnostic::error(
+                    "duplicateEmail",
+                    format!(
+                        "{who} has the email `{}`, already used by user `{}` (emails are \
+                         compared case-insensitively)",
+                        u.email, users[first].external_id
+                    ),
+                )
+                .with_hint("give each user their own email");
+                let pos = c.at(Kind::User, i, "email");
+                let first_pos = c.at(Kind::User, first, "email");
+                c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
+            } else {
+                emails.insert(lower, i);
+            }
+        }
+        if let Some(phone) = u.phone.as_deref().filter(|p| !p.is_empty()) {
+            match phone_problem(phone) {
+                Some((problem, fix)) => {
+                    let mut d = Diagnostic::error(
+                        "invalidPhone",
+                        format!("the phone `{phone}` of {who} is not in E.164 form: {problem}"),
+                    )
+                    .with_api_error(PHONE_API);
+                    d = match fix {
+                        Some(f) => d.with_hint(format!(
+                            "did you mean `{f}`? E.164 is `+`, the country code, then the \
+                             number: 8 to 15 digits, no spaces; `\"\"` means no phone"
+                        )),
+                        None => d.with_hint(
+                            "write `+`, the country code, then the number: 8 to 15 digits, no \
+                             spaces or dashes (e.g. `+46701234567`); `\"\"` means no phone",
+                        ),
+                    };
+                    let pos = c.at(Kind::User, i, "phone");
+                    c.push(d, pos);
+                }
+                None => {
+                    if let Some(&first) = phones.get(phone) {
+                        let d = Diagnostic::error(
+                            "duplicatePhone",
+                            format!(
+                                "{who} has the phone `{phone}`, already used by user `{}`",
+                                users[first].external_id
+                            ),
+                        )
+                        .with_hint("each user needs their own phone number, or none (`\"\"`)")
+                        .with_api_error(PHONE_DUP_API);
+                        let pos = c.at(Kind::User, i, "phone");
+                        let first_pos = c.at(Kind::User, first, "phone");
+                        c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
+                    } else {
+                        phones.insert(phone, i);
+                    }
+                }
+            }
+        }
+        if let Some(tz) = &u.timezone
+            && TIME_ZONES.binary_search(&tz.as_str()).is_err()
+        {
+            let d = Diagnostic::error(
+                "invalidTimezone",
+                format!("`{tz}` ({who}) is not an IANA time zone"),
+            );
+            let d = match did_you_mean(tz, TIME_ZONES) {
+                Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+                None => d.with_hint(
+                    "use a name from the tz database, e.g. `Europe/Stockholm`, or remove the \
+                         key to use the account's default",
+                ),
+            };
+            let pos = c.at(Kind::User, i, "timezone");
+            c.push(d, pos);
+        }
+        if let Some(lang) = &u.language
+            && LANGUAGES.binary_search(&lang.as_str()).is_err()
+        {
+            let d = Diagnostic::error(
+                "invalidLanguage",
+                format!("`{lang}` ({who}) is not an ISO 639-1 language code"),
+            );
+            let guess = lang
+                .split(['-', '_'])
+                .next()
+                .map(str::to_ascii_lowercase)
+                .filter(|g| LANGUAGES.binary_search(&g.as_str()).is_ok());
+            let d = match guess {
+                Some(g) => d.with_hint(format!(
+                    "did you mean `{g}`? The API takes the two-letter code only"
+                )),
+                None => d.with_hint(
+                    "use a two-letter lowercase code such as `sv`, `en` or `de`, or remove the \
+                         key to use the account's default",
+                ),
+            };
+            let pos = c.at(Kind::User, i, "language");
+            c.push(d, pos);
+        }
+        // Group references.
+        for list in AccessList::ALL {
+            let Some(set) = u.access_info.list(list) else {
+                continue;
+            };
+            for g in set {
+                if groups.contains_key(g.as_str()) || org.external_groups.contains(g) {
+                    continue;
+                }
+                let d = unknown_group(g, &format!("`{}` of {who}", list.path()), groups);
+                let pos = c.element(Kind::User, i, list.path(), g);
+                c.push(d, pos);
+                warned_refs.insert((list.field(), g));
+            }
+        }
+        // Attributes.
+        for (k, v) in &u.external_properties {
+            let path = format!("externalProperties.{k}");
+            if v.is_empty() {
+                let d = Diagnostic::error(
+                    "emptyAttributeValue",
+                    format!("the attribute `{k}` of {who} is empty"),
+                )
+                .with_hint(format!(
+                    "give `{k}` a value, or remove the key to leave it as is on the server (an \
+                     attribute cannot be cleared through the API)"
+                ))
+                .with_api_error(PROPS_API);
+                let pos = c.at(Kind::User, i, &path);
+                c.push(d, pos);
+                continue;
+            }
+            let Some(defs) = &org.attributes else {
+                continue;
+            };
+            match defs.get(k) {
+                None => {
+                    let d = Diagnostic::error(
+                        "undeclaredAttribute",
+                        format!(
+                            "{who} sets the attribute `{k}`, which `attributes` does not declare"
+                        ),
+                    )
+                    .with_api_error(PROPS_API);
+                    let d = match did_you_mean(k, &attr_names) {
+                        Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+                        None => d.with_hint(format!(
+                            "declare `{k}` under `attributes` (and create it in &frankly under \
+                             Account > User management), or remove it from this user"
+                        )),
+                    };
+                    let pos = c.ctx.and_then(|ctx| {
+                        let rec = ctx.pos.record(Kind::User, i)?;
+                        let id = *ctx.pos.prop_ids.get(k.as_str())?;
+                        ctx.pos
+                            .fields(rec)
+                            .iter()
+                            .find(|f| f.key == id)
+                            .map(|f| f.pos(rec.pos.file))
+                    });
+                    let pos = pos.or_else(|| c.at(Kind::User, i, "externalProperties"));
+                    c.push(d, pos);
+                }
+                Some(def) => {
+                    if let Some(values) = &def.values
+                        && !values.contains(v)
+                    {
+                        let allowed: Vec<&str> = values.iter().map(String::as_str).collect();
+                        let d = Diagnostic::error(
+                            "attributeValueNotAllowed",
+                            format!("`{v}` is not an allowed value of the attribute `{k}` ({who})"),
+                        )
+                        .with_api_error(PROPS_API);
+                        let d = match did_you_mean(v, &allowed) {
+                            Some(s) => d.with_hint(format!(
+                                "did you mean `{s}`? Values match exactly; allowed: {}",
+                                allowed.join(", ")
+                            )),
+                            None => d.with_hint(format!(
+                                "use one of: {} (or add the value to `attributes.{k}` and in \
+                                     &frankly)",
+                                allowed.join(", ")
+                            )),
+                        };
+                        let pos = c.at(Kind::User, i, &path);
+                        c.push(d, pos);
+                    }
+                }
+            }
+        }
+        if u.active != Some(false) && !c.bad(Kind::User, i, "externalProperties") {
+            for k in &required {
+                if !u.external_properties.contains_key(*k) {
+                    let d = Diagnostic::error(
+                        "requiredAttributeMissing",
+                        format!("{who} is active but has no `{k}` attribute, which is required"),
+                    )
+                    .with_hint(format!(
+                        "add `{k}: ...` under this user's `externalProperties` (required \
+                         attributes must be set on every active user)"
+                    ))
+                    .with_api_error(PROPS_API);
+                    let pos = c
+                        .ctx
+                        .and_then(|ctx| {
+                            ctx.pos
+                                .field(Kind::User, i, key(Kind::User, "externalProperties"))
+                        })
+                        .or_else(|| c.record(Kind::User, i));
+                    c.push(d, pos);
+                }
+            }
+        }
+    }
+    let _ = warned_refs;
+}
+
+/// Why an email is not plausible, if it is not: exactly one `@`, a
+/// non-empty local part, a domain with a dot and no empty labels, no
+/// whitespace, at most 254 characters.
+fn email_problem(email: &str) -> Option<&'static str> {
+    if email.len() > 254 {
+        return Some("it is longer than 254 characters");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("it contains whitespace");
+    }
+    let mut parts = email.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Some("it needs exactly one `@`");
+    };
+    if local.is_empty() {
+        return Some("nothing before the `@`");
+    }
+    if !domain.contains('.') {
+        return Some("the domain has no `.`");
+    }
+    if domain.split('.').any(str::is_empty) {
+        return Some("the domain has an empty part");
+    }
+    None
+}
+
+/// Why a phone is not E.164 (`+`, then 8 to 15 digits, the first not 0),
+/// with a corrected form when only separators are in the way.
+fn phone_problem(phone: &str) -> Option<(&'static str, Option<String>)> {
+    let Some(digits) = phone.strip_prefix('+') else {
+        let fix = phone
+            .strip_prefix("00")
+            .map(|rest| {
+                format!(
+                    "+{}",
+                    rest.chars()
+                        .filter(char::is_ascii_digit)
+                        .collect::<String>()
+                )
+            })
+            .filter(|f| phone_problem(f).is_none());
+        return Some(("it must start with `+` and the country code", fix));
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let only_separators = digits
+            .chars()
+            .all(|ch| ch.is_ascii_digit() || matches!(ch, ' ' | '-' | '.' | '(' | ')'));
+        let fix = only_separators
+            .then(|| {
+                format!(
+                    "+{}",
+                    digits
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect::<String>()
+                )
+            })
+            .filter(|f| phone_problem(f).is_none());
+        return Some(("only digits may follow the `+`", fix));
+    }
+    if digits.starts_with('0') {
+        return Some(("a country code never starts with 0", None));
+    }
+    if digits.len() < 8 {
+        return Some(("it has fewer than 8 digits", None));
+    }
+    if digits.len() > 15 {
+        return Some(("it has more than 15 digits", None));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_follow_e164_without_a_numbering_plan() {
+        assert!(phone_problem("+461234567").is_none());
+        assert!(phone_problem("+46701234567").is_none());
+        assert!(phone_problem("+123456789012345").is_none());
+        assert!(phone_problem("+1234567890123456").is_some());
+        assert!(phone_problem("+1234567").is_some());
+        assert!(phone_problem("+046701234567").is_some());
+        assert_eq!(
+            phone_problem("+46 70-123 45 67").and_then(|p| p.1),
+            Some("+46701234567".to_owned())
+        );
+        assert_eq!(
+            phone_problem("0046701234567").and_then(|p| p.1),
+            Some("+46701234567".to_owned())
+        );
+        assert!(phone_problem("0701234567").is_some_and(|p| p.1.is_none()));
+    }
+
+    #[test]
+    fn emails_need_one_at_and_a_dotted_domain() {
+        assert!(email_problem("ada@example.com").is_none());
+        assert!(email_problem("ada.example.com").is_some());
+        assert!(email_problem("ada@@example.com").is_some());
+        assert!(email_problem("ada@example").is_some());
+        assert!(email_problem("ada@example..com").is_some());
+        assert!(email_problem("ada lovelace@example.com").is_some());
+        assert!(email_problem("@example.com").is_some());
+    }
+
+    #[test]
+    fn tables_are_sorted_for_binary_search() {
+        assert!(TIME_ZONES.windows(2).all(|w| w[0] < w[1]));
+        assert!(LANGUAGES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(LANGUAGES.len(), 184);
+        assert!(TIME_ZONES.binary_search(&"Europe/Stockholm").is_ok());
+        assert!(TIME_ZONES.binary_search(&"US/Eastern").is_ok());
+        assert!(TIME_ZONES.binary_search(&"UTC").is_ok());
+    }
+}

@@ -1,0 +1,358 @@
+//! Source positions: the loaded files while validating, and the compact
+//! [`SourceMap`] a [`crate::ValidatedSpec`] keeps afterwards.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use orgform_model::Kind;
+
+use crate::diag::{Diagnostic, Location, Snippet};
+
+/// A position inside one loaded file (1-based line and column, in
+/// characters) and how many characters the token spans (for underlining).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Pos {
+    pub file: u32,
+    pub line: u32,
+    pub col: u32,
+    pub len: u32,
+}
+
+/// One loaded file: its path as the user gave it and its text (BOM removed).
+#[derive(Debug)]
+pub(crate) struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+    line_starts: OnceCell<Vec<usize>>,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, text: String) -> Self {
+        SourceFile {
+            path,
+            text,
+            line_starts: OnceCell::new(),
+        }
+    }
+
+    /// The text of a 1-based line, without its line end.
+    pub fn line(&self, line: u32) -> Option<&str> {
+        let starts = self.line_starts.get_or_init(|| {
+            let mut v = vec![0];
+            v.extend(self.text.match_indices('\n').map(|(i, _)| i + 1));
+            v
+        });
+        let idx = (line as usize).checked_sub(1)?;
+        let start = *starts.get(idx)?;
+        let end = starts.get(idx + 1).map_or(self.text.len(), |e| e - 1);
+        let l = self.text.get(start..end)?;
+        Some(l.strip_suffix('\r').unwrap_or(l))
+    }
+
+    /// The characters a position spans on its line.
+    pub fn token(&self, pos: Pos) -> Option<String> {
+        let line = self.line(pos.line)?;
+        Some(
+            line.chars()
+                .skip(pos.col.saturating_sub(1) as usize)
+                .take(pos.len as usize)
+                .collect(),
+        )
+    }
+}
+
+/// The files of one load, turning positions into locations with snippets.
+#[derive(Debug, Default)]
+pub(crate) struct Files {
+    pub files: Vec<SourceFile>,
+}
+
+impl Files {
+    pub fn location(&self, pos: Pos) -> Location {
+        Location {
+            file: self
+                .files
+                .get(pos.file as usize)
+                .map(|f| f.path.clone())
+                .unwrap_or_default(),
+            line: pos.line,
+            column: pos.col,
+        }
+    }
+
+    fn snippet(&self, pos: Pos) -> Option<Snippet> {
+        let text = self
+            .files
+            .get(pos.file as usize)?
+            .line(pos.line)?
+            .to_owned();
+        let available = text.chars().count() as u32 + 1;
+        let len = pos.len.clamp(1, available.saturating_sub(pos.col).max(1));
+        Some(Snippet { text, len })
+    }
+
+    /// Places a diagnostic at `pos`, with its source line.
+    pub fn at(&self, mut d: Diagnostic, pos: Pos) -> Diagnostic {
+        d.set_primary(self.location(pos), self.snippet(pos));
+        d
+    }
+
+    /// Adds a related place with its source line.
+    pub fn related(&self, mut d: Diagnostic, pos: Pos, label: impl Into<String>) -> Diagnostic {
+        d.push_related(self.location(pos), label.into(), self.snippet(pos));
+        d
+    }
+
+    /// The source text of a token (for finding a list element by value).
+    pub fn token(&self, pos: Pos) -> Option<String> {
+        self.files.get(pos.file as usize)?.token(pos)
+    }
+}
+
+/// Field paths of a user, as stored in a [`SourceMap`]; an
+/// `externalProperties.<key>` path gets an interned id after these.
+pub(crate) const USER_PATHS: &[&str] = &[
+    "externalId",
+    "firstName",
+    "lastName",
+    "email",
+    "phone",
+    "active",
+    "timezone",
+    "language",
+    "accessInfo",
+    "accessInfo.memberOf",
+    "accessInfo.adminOf",
+    "accessInfo.inheritedAdminOf",
+    "accessInfo.interestOf",
+    "accessInfo.role",
+    "externalProperties",
+    "protected",
+];
+
+/// Field paths of a group.
+pub(crate) const GROUP_PATHS: &[&str] =
+    &["externalId", "name", "description", "parent", "protected"];
+
+/// Key ids for list elements: `ELEMENT + key of the list`.
+pub(crate) const ELEMENT: u16 = 1 << 14;
+/// First key id of interned `externalProperties.<key>` paths.
+pub(crate) const PROP_BASE: u16 = 64;
+
+/// The id of a known field path.
+pub(crate) fn path_id(paths: &[&str], path: &str) -> Option<u16> {
+    paths.iter().position(|p| *p == path).map(|i| i as u16)
+}
+
+/// One field's position, 12 bytes: at 100k users with ~15 fields each, the
+/// map costs about 18 MB (see ARCHITECTURE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FieldPos {
+    pub key: u16,
+    pub len: u16,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl FieldPos {
+    pub fn new(key: u16, pos: Pos) -> Self {
+        FieldPos {
+            key,
+            len: u16::try_from(pos.len).unwrap_or(u16::MAX),
+            line: pos.line,
+            col: pos.col,
+        }
+    }
+
+    pub fn pos(self, file: u32) -> Pos {
+        Pos {
+            file,
+            line: self.line,
+            col: self.col,
+            len: u32::from(self.len),
+        }
+    }
+}
+
+/// Where one record is: its mapping, and a range of [`FieldPos`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordSrc {
+    pub pos: Pos,
+    pub fields_start: u32,
+    pub fields_len: u32,
+    /// Bit `i` set: field `i` of the path table was given but unusable (a
+    /// diagnostic was already reported), so later rules stay quiet about it.
+    pub bad: u32,
+}
+
+/// Positions of every record and field of a loaded spec, per file.
+#[derive(Debug, Default)]
+pub(crate) struct Positions {
+    pub users: Vec<RecordSrc>,
+    pub groups: Vec<RecordSrc>,
+    pub fields: Vec<FieldPos>,
+    /// `externalProperties.<key>` → key id (`PROP_BASE + index`).
+    pub prop_ids: HashMap<String, u16>,
+    pub prop_names: Vec<String>,
+    /// Top-level and settings paths: `version`, `settings.maxUsersCreated`,
+    /// `attributes.gender`, `externalGroups`, ...
+    pub top: Vec<(String, Pos)>,
+}
+
+impl Positions {
+    pub fn prop_id(&mut self, key: &str) -> u16 {
+        if let Some(id) = self.prop_ids.get(key) {
+            return *id;
+        }
+        let id = u16::try_from(self.prop_names.len())
+            .ok()
+            .and_then(|n| n.checked_add(PROP_BASE))
+            .filter(|id| *id < ELEMENT)
+            .unwrap_or(u16::MAX);
+        if id != u16::MAX {
+            self.prop_ids.insert(key.to_owned(), id);
+            self.prop_names.push(key.to_owned());
+        }
+        id
+    }
+
+    pub fn record(&self, kind: Kind, index: usize) -> Option<&RecordSrc> {
+        match kind {
+            Kind::User => self.users.get(index),
+            Kind::Group => self.groups.get(index),
+        }
+    }
+
+    pub fn fields(&self, rec: &RecordSrc) -> &[FieldPos] {
+        let start = rec.fields_start as usize;
+        self.fields
+            .get(start..start + rec.fields_len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The first position stored under `key` in a record.
+    pub fn field(&self, kind: Kind, index: usize, key: u16) -> Option<Pos> {
+        let rec = self.record(kind, index)?;
+        self.fields(rec)
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.pos(rec.pos.file))
+    }
+
+    pub fn top(&self, path: &str) -> Option<Pos> {
+        self.top
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, pos)| *pos)
+    }
+}
+
+/// Where each record and field of a validated spec was written.
+///
+/// Kept compact (12 bytes per field) because a 100k-user spec has over a
+/// million fields; [`Location`]s are built on request, so the lookups
+/// return owned values.
+#[derive(Debug, Default, Clone)]
+pub struct SourceMap {
+    files: Vec<PathBuf>,
+    users: Vec<(Box<str>, RecordSrc)>,
+    groups: Vec<(Box<str>, RecordSrc)>,
+    fields: Vec<FieldPos>,
+    prop_ids: HashMap<String, u16>,
+    top: Vec<(String, Pos)>,
+}
+
+impl SourceMap {
+    pub(crate) fn build(
+        files: Vec<PathBuf>,
+        positions: Positions,
+        user_ids: impl Iterator<Item = String>,
+        group_ids: impl Iterator<Item = String>,
+    ) -> Self {
+        fn keyed(
+            ids: impl Iterator<Item = String>,
+            recs: Vec<RecordSrc>,
+        ) -> Vec<(Box<str>, RecordSrc)> {
+            let mut v: Vec<(Box<str>, RecordSrc)> =
+                ids.map(String::into_boxed_str).zip(recs).collect();
+            // Stable: the first of a duplicate (only possible in tests) wins.
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.dedup_by(|later, earlier| later.0 == earlier.0);
+            v
+        }
+        SourceMap {
+            files,
+            users: keyed(user_ids, positions.users),
+            groups: keyed(group_ids, positions.groups),
+            fields: positions.fields,
+            prop_ids: positions.prop_ids,
+            top: positions.top,
+        }
+    }
+
+    fn find(&self, kind: Kind, external_id: &str) -> Option<&RecordSrc> {
+        let list = match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        };
+        let i = list
+            .binary_search_by(|(id, _)| (**id).cmp(external_id))
+            .ok()?;
+        list.get(i).map(|(_, r)| r)
+    }
+
+    fn location(&self, pos: Pos) -> Location {
+        Location {
+            file: self
+                .files
+                .get(pos.file as usize)
+                .cloned()
+                .unwrap_or_default(),
+            line: pos.line,
+            column: pos.col,
+        }
+    }
+
+    /// Where a record starts (its first key).
+    pub fn record(&self, kind: Kind, external_id: &str) -> Option<Location> {
+        self.find(kind, external_id).map(|r| self.location(r.pos))
+    }
+
+    /// Where a field's value is, by spec path: `phone`, `accessInfo.memberOf`,
+    /// `externalProperties.gender`.
+    pub fn field(&self, kind: Kind, external_id: &str, path: &str) -> Option<Location> {
+        let rec = self.find(kind, external_id)?;
+        let paths = match kind {
+            Kind::User => USER_PATHS,
+            Kind::Group => GROUP_PATHS,
+        };
+        let key = match path_id(paths, path) {
+            Some(k) => k,
+            None => *self
+                .prop_ids
+                .get(path.strip_prefix("externalProperties.")?)?,
+        };
+        let start = rec.fields_start as usize;
+        self.fields
+            .get(start..start + rec.fields_len as usize)?
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| self.location(f.pos(rec.pos.file)))
+    }
+
+    /// Where a top-level value or setting is: `version`, `users`, `groups`,
+    /// `externalGroups`, `settings.maxUsersDeleted`, `attributes.gender`,
+    /// `safety.minAdministrators`, `target.endpoint`.
+    pub fn top_level(&self, path: &str) -> Option<Location> {
+        self.top
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, pos)| self.location(*pos))
+    }
+
+    /// The files of the spec, in load order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}

@@ -1,0 +1,1543 @@
+//! The only module that knows YAML: a typed decoder over `saphyr-parser`
+//! events.
+//!
+//! Why a hand-written decoder (measured, see ARCHITECTURE.md): every scalar
+//! arrives with its position, its literal text and its style, so this module
+//! decides itself, with a located diagnostic each time:
+//! - YAML 1.2 core schema only: `yes`/`no`/`on` are strings (`language: no`
+//!   stays "no"), and a boolean field accepts only `true`/`false`;
+//! - a plain scalar that YAML reads as a number (`0000897`, `+46701234567`)
+//!   in a string field is an error with a hint to quote it, never a silent
+//!   `897`;
+//! - duplicate keys are errors everywhere, unknown fields get "did you
+//!   mean", `null` is never "omitted";
+//! - nesting deeper than [`MAX_DEPTH`] stops at once, and alias expansion
+//!   has a budget (aliases are replayed from recorded events, never copied
+//!   into a tree), so alias bombs and 10,000-deep nesting fail fast with
+//!   bounded memory.
+//!
+//! The decoder builds orgform-model records directly (no intermediate tree)
+//! and records each field's position in a compact table ([`Positions`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use orgform_model::{
+    AttributeDef, DesiredAccess, DesiredGroup, DesiredUser, LimitName, ParentRef, Role, Safety,
+    Settings, Target,
+};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput, Tag};
+
+use crate::diag::Diagnostic;
+use crate::source::{
+    ELEMENT, FieldPos, Files, GROUP_PATHS, Pos, Positions, RecordSrc, USER_PATHS, path_id,
+};
+use crate::suggest::did_you_mean;
+
+/// The deepest nesting a spec may have (a real one needs 5).
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Alias expansion may replay at most this many events, plus ten per event
+/// parsed: a linear budget that any exponential alias bomb exceeds at once.
+const REPLAY_BASE: usize = 1_000_000;
+
+/// The top-level keys of a spec, in documentation order.
+pub(crate) const TOP_KEYS: &[&str] = &[
+    "version",
+    "target",
+    "settings",
+    "attributes",
+    "externalGroups",
+    "safety",
+    "groups",
+    "users",
+];
+const USER_KEYS: &[&str] = &[
+    "externalId",
+    "firstName",
+    "lastName",
+    "email",
+    "phone",
+    "active",
+    "timezone",
+    "language",
+    "accessInfo",
+    "externalProperties",
+    "protected",
+];
+const ACCESS_KEYS: &[&str] = &[
+    "memberOf",
+    "adminOf",
+    "inheritedAdminOf",
+    "interestOf",
+    "role",
+];
+const GROUP_KEYS: &[&str] = &["externalId", "name", "description", "parent", "protected"];
+const TARGET_KEYS: &[&str] = &[
+    "endpoint",
+    "tokenEnv",
+    "tokenHeader",
+    "connectTimeoutSecs",
+    "requestTimeoutSecs",
+    "maxRetries",
+    "retryBudgetSecs",
+];
+const SETTINGS_KEYS: &[&str] = &[
+    "forceSetLanguage",
+    "maxUsersCreated",
+    "maxUsersUpdated",
+    "maxUsersDeleted",
+    "maxGroupsCreated",
+    "maxGroupsUpdated",
+    "maxGroupsDeleted",
+];
+const SAFETY_KEYS: &[&str] = &[
+    "maxUserDeletionPercent",
+    "maxGroupDeletionPercent",
+    "minPopulation",
+    "maxMembershipLossPercent",
+    "minAdministrators",
+];
+const ATTRIBUTE_KEYS: &[&str] = &["values", "required"];
+
+/// One file's top level, decoded. `keys` holds where each top-level key was
+/// written, for the directory merge.
+#[derive(Debug, Default)]
+pub(crate) struct Doc {
+    pub version: Option<u32>,
+    pub target: Option<Target>,
+    pub settings: Option<Settings>,
+    pub attributes: Option<BTreeMap<String, AttributeDef>>,
+    pub external_groups: Option<BTreeSet<String>>,
+    pub safety: Option<Safety>,
+    pub groups: Option<Vec<DesiredGroup>>,
+    pub users: Option<Vec<DesiredUser>>,
+    pub keys: Vec<(&'static str, Pos)>,
+    /// The file could not be read to its end (syntax error, limit).
+    pub incomplete: bool,
+    /// The file holds no document at all.
+    pub empty: bool,
+}
+
+/// Stops decoding a file after a fatal problem (already reported).
+#[derive(Debug)]
+pub(crate) struct Stop;
+
+type R<T> = Result<T, Stop>;
+
+#[derive(Debug, Clone)]
+enum K {
+    Scalar(String, ScalarStyle, Option<Tag>),
+    SeqStart,
+    SeqEnd,
+    MapStart,
+    MapEnd,
+    DocStart,
+    DocEnd,
+    StreamStart,
+    StreamEnd,
+}
+
+#[derive(Debug, Clone)]
+struct Ev {
+    kind: K,
+    pos: Pos,
+}
+
+struct Fatal {
+    code: &'static str,
+    message: String,
+    hint: &'static str,
+    pos: Pos,
+}
+
+struct Recording {
+    id: usize,
+    depth: usize,
+    events: Vec<Ev>,
+}
+
+/// Pulls events from the parser, replays aliases, and enforces the depth
+/// and alias budgets.
+struct Reader<'a> {
+    parser: Parser<'a, StrInput<'a>>,
+    file: u32,
+    peeked: Option<Ev>,
+    anchors: HashMap<usize, Rc<Vec<Ev>>>,
+    recording: Vec<Recording>,
+    replay: Vec<(Rc<Vec<Ev>>, usize)>,
+    parsed: usize,
+    replayed: usize,
+    depth: usize,
+    last: Pos,
+}
+
+impl<'a> Reader<'a> {
+    fn new(text: &'a str, file: u32) -> Self {
+        Reader {
+            parser: Parser::new_from_str(text),
+            file,
+            peeked: None,
+            anchors: HashMap::new(),
+            recording: Vec::new(),
+            replay: Vec::new(),
+            parsed: 0,
+            replayed: 0,
+            depth: 0,
+            last: Pos {
+                file,
+                line: 1,
+                col: 1,
+                len: 1,
+            },
+        }
+    }
+
+    fn pos(&self, span: &Span) -> Pos {
+        let (s, e) = (span.start, span.end);
+        let len = if e.line() == s.line() {
+            e.col().saturating_sub(s.col())
+        } else {
+            0
+        };
+        Pos {
+            file: self.file,
+            line: u32::try_from(s.line()).unwrap_or(u32::MAX),
+            col: u32::try_from(s.col() + 1).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn fatal(&self, code: &'static str, message: String, hint: &'static str, pos: Pos) -> Fatal {
+        Fatal {
+            code,
+            message,
+            hint,
+            pos,
+        }
+    }
+
+    fn track_depth(&mut self, ev: &Ev) -> Result<(), Fatal> {
+        match ev.kind {
+            K::SeqStart | K::MapStart => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(self.fatal(
+                        "tooDeep",
+                        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+                        "a spec needs about 5 levels; this file is not an orgform spec, or is broken",
+                        ev.pos,
+                    ));
+                }
+            }
+            K::SeqEnd | K::MapEnd => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<Ev, Fatal> {
+        if let Some(ev) = self.peeked.take() {
+            return Ok(ev);
+        }
+        loop {
+            // Replaying an alias?
+            if let Some((events, idx)) = self.replay.last_mut() {
+                match events.get(*idx).cloned() {
+                    Some(ev) => {
+                        *idx += 1;
+                        self.replayed += 1;
+                        if self.replayed > REPLAY_BASE + 10 * self.parsed {
+                            return Err(self.fatal(
+                                "aliasBudget",
+                                format!(
+                                    "aliases expand to more than {} YAML events",
+                                    REPLAY_BASE + 10 * self.parsed
+                                ),
+                                "this looks like an alias bomb (aliases of aliases); write the values out",
+                                ev.pos,
+                            ));
+                        }
+                        if let K::Scalar(ref v, _, _) = ev.kind
+                            && let Some(id) = v.strip_prefix('\0').and_then(|s| s.parse().ok())
+                        {
+                            // A nested alias inside a recorded node.
+                            self.push_alias(id, ev.pos)?;
+                            continue;
+                        }
+                        self.track_depth(&ev)?;
+                        return Ok(ev);
+                    }
+                    None => {
+                        self.replay.pop();
+                        continue;
+                    }
+                }
+            }
+            let Some(next) = self.parser.next_event() else {
+                return Ok(Ev {
+                    kind: K::StreamEnd,
+                    pos: self.last,
+                });
+            };
+            let (event, span) = match next {
+                Ok(x) => x,
+                Err(e) => {
+                    let m = e.marker();
+                    let pos = Pos {
+                        file: self.file,
+                        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
+                        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+                        len: 1,
+                    };
+                    return Err(self.fatal(
+                        "yamlSyntax",
+                        format!("YAML syntax error: {}", e.info()),
+                        "fix the YAML at this place (indentation, a missing `:` or quote); \
+                         nothing after it was read",
+                        pos,
+                    ));
+                }
+            };
+            self.parsed += 1;
+            let pos = self.pos(&span);
+            self.last = pos;
+            let (kind, anchor) = match event {
+                Event::Alias(id) => {
+                    // Record the alias itself (as a marker) in open recordings.
+                    let marker = Ev {
+                        kind: K::Scalar(format!("\0{id}"), ScalarStyle::Plain, None),
+                        pos,
+                    };
+                    for r in &mut self.recording {
+                        r.events.push(marker.clone());
+                    }
+                    self.push_alias(id, pos)?;
+                    continue;
+                }
+                Event::Scalar(v, style, anchor, tag) => (
+                    K::Scalar(v.into_owned(), style, tag.map(|t| t.into_owned())),
+                    anchor,
+                ),
+                Event::SequenceStart(anchor, _) => (K::SeqStart, anchor),
+                Event::MappingStart(anchor, _) => (K::MapStart, anchor),
+                Event::SequenceEnd => (K::SeqEnd, 0),
+                Event::MappingEnd => (K::MapEnd, 0),
+                Event::DocumentStart(_) => (K::DocStart, 0),
+                Event::DocumentEnd => (K::DocEnd, 0),
+                Event::StreamStart => (K::StreamStart, 0),
+                Event::StreamEnd | Event::Nothing => (K::StreamEnd, 0),
+            };
+            let ev = Ev { kind, pos };
+            self.track_depth(&ev)?;
+            if !self.recording.is_empty() || anchor != 0 {
+                self.record(&ev, anchor);
+            }
+            return Ok(ev);
+        }
+    }
+
+    fn push_alias(&mut self, id: usize, pos: Pos) -> Result<(), Fatal> {
+        match self.anchors.get(&id) {
+            Some(events) => {
+                let events = Rc::clone(events);
+                self.replay.push((events, 0));
+                Ok(())
+            }
+            None => Err(self.fatal(
+                "unknownAlias",
+                "this alias refers to an anchor that is not complete here".to_owned(),
+                "an alias (`*name`) may only refer to an anchor (`&name`) defined before it, \
+                 outside itself",
+                pos,
+            )),
+        }
+    }
+
+    fn record(&mut self, ev: &Ev, anchor: usize) {
+        for r in &mut self.recording {
+            r.events.push(ev.clone());
+        }
+        if anchor != 0 {
+            match ev.kind {
+                K::SeqStart | K::MapStart => self.recording.push(Recording {
+                    id: anchor,
+                    depth: self.depth - 1,
+                    events: vec![ev.clone()],
+                }),
+                _ => {
+                    self.anchors.insert(anchor, Rc::new(vec![ev.clone()]));
+                }
+            }
+        }
+        if matches!(ev.kind, K::SeqEnd | K::MapEnd) {
+            while let Some(r) = self.recording.last() {
+                if r.depth == self.depth {
+                    if let Some(r) = self.recording.pop() {
+                        self.anchors.insert(r.id, Rc::new(r.events));
+                    }
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// What YAML 1.2's core schema makes of a scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Null,
+    Bool(bool),
+    Int,
+    Float,
+    Str,
+}
+
+fn classify(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Class {
+    if let Some(t) = tag
+        && t.is_yaml_core_schema()
+        && t.suffix == "str"
+    {
+        return Class::Str;
+    }
+    if style != ScalarStyle::Plain {
+        return Class::Str;
+    }
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return Class::Null,
+        "true" | "True" | "TRUE" => return Class::Bool(true),
+        "false" | "False" | "FALSE" => return Class::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Class::Float,
+        _ => {}
+    }
+    let b = value.as_bytes();
+    if let Some(rest) = value.strip_prefix("0o")
+        && !rest.is_empty()
+        && rest.bytes().all(|c| (b'0'..=b'7').contains(&c))
+    {
+        return Class::Int;
+    }
+    if let Some(rest) = value.strip_prefix("0x")
+        && !rest.is_empty()
+        && rest.bytes().all(|c| c.is_ascii_hexdigit())
+    {
+        return Class::Int;
+    }
+    let digits = match b.first() {
+        Some(b'-' | b'+') => &b[1..],
+        _ => b,
+    };
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        return Class::Int;
+    }
+    // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+    let mut i = 0;
+    let n = digits.len();
+    let mut mantissa = 0;
+    while i < n && digits[i].is_ascii_digit() {
+        i += 1;
+        mantissa += 1;
+    }
+    if i < n && digits[i] == b'.' {
+        i += 1;
+        while i < n && digits[i].is_ascii_digit() {
+            i += 1;
+            mantissa += 1;
+        }
+    }
+    if mantissa == 0 {
+        return Class::Str;
+    }
+    if i < n && (digits[i] == b'e' || digits[i] == b'E') {
+        i += 1;
+        if i < n && (digits[i] == b'-' || digits[i] == b'+') {
+            i += 1;
+        }
+        let start = i;
+        while i < n && digits[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return Class::Str;
+        }
+    }
+    if i == n { Class::Float } else { Class::Str }
+}
+
+fn describe(ev: &Ev) -> String {
+    match &ev.kind {
+        K::MapStart => "a mapping".to_owned(),
+        K::SeqStart => "a list".to_owned(),
+        K::Scalar(v, style, tag) => match classify(v, *style, tag.as_ref()) {
+            Class::Null => "`null`".to_owned(),
+            Class::Bool(b) => format!("the boolean `{b}`"),
+            Class::Int | Class::Float => format!("the number `{v}`"),
+            Class::Str => format!("the string `{v}`"),
+        },
+        _ => "the end of a block".to_owned(),
+    }
+}
+
+/// The hint for `null` in a field.
+fn null_hint(field: &str) -> String {
+    match field {
+        "users" => "remove the key to leave users unmanaged, or write `users: []` to delete every \
+                    managed user"
+            .to_owned(),
+        "groups" => "remove the key to leave groups unmanaged, or write `groups: []` to delete \
+                     every managed group"
+            .to_owned(),
+        "memberOf" | "adminOf" | "inheritedAdminOf" | "interestOf" => format!(
+            "remove the key to leave the server's `{field}` as is, or write `{field}: []` to clear it"
+        ),
+        "phone" => "write `phone: \"\"` for no phone, or remove the key".to_owned(),
+        "description" => "write `description: \"\"` for none, or remove the key".to_owned(),
+        "parent" => "`parent: null` is only for a group's parent".to_owned(),
+        "timezone" | "language" => {
+            format!("remove the key to use the account's default {field}")
+        }
+        _ => format!("give `{field}` a value, or remove the key"),
+    }
+}
+
+/// Decodes one file. Diagnostics go to `diags`, positions to `positions`.
+pub(crate) fn decode(
+    text: &str,
+    file: u32,
+    files: &Files,
+    positions: &mut Positions,
+    diags: &mut Vec<Diagnostic>,
+) -> Doc {
+    let mut d = Decoder {
+        r: Reader::new(text, file),
+        files,
+        pos: positions,
+        diags,
+        doc: Doc::default(),
+    };
+    if d.document().is_err() {
+        d.doc.incomplete = true;
+    }
+    d.doc
+}
+
+struct Decoder<'a, 'f> {
+    r: Reader<'a>,
+    files: &'f Files,
+    pos: &'f mut Positions,
+    diags: &'f mut Vec<Diagnostic>,
+    doc: Doc,
+}
+
+/// A scalar string read from a field, or `None` after a reported problem.
+type Str = Option<(String, Pos)>;
+
+impl Decoder<'_, '_> {
+    fn next(&mut self) -> R<Ev> {
+        match self.r.next() {
+            Ok(ev) => Ok(ev),
+            Err(f) => {
+                let d = Diagnostic::error(f.code, f.message).with_hint(f.hint);
+                self.diags.push(self.files.at(d, f.pos));
+                Err(Stop)
+            }
+        }
+    }
+
+    fn peek(&mut self) -> R<&Ev> {
+        if self.r.peeked.is_none() {
+            let ev = self.next()?;
+            self.r.peeked = Some(ev);
+        }
+        match &self.r.peeked {
+            Some(ev) => Ok(ev),
+            None => Err(Stop),
+        }
+    }
+
+    fn report(&mut self, d: Diagnostic, pos: Pos) {
+        self.diags.push(self.files.at(d, pos));
+    }
+
+    /// Consumes the rest of a node whose first event is `first`.
+    fn skip(&mut self, first: &Ev) -> R<()> {
+        if !matches!(first.kind, K::MapStart | K::SeqStart) {
+            return Ok(());
+        }
+        let mut depth = 1usize;
+        while depth > 0 {
+            match self.next()?.kind {
+                K::MapStart | K::SeqStart => depth += 1,
+                K::MapEnd | K::SeqEnd => depth -= 1,
+                K::StreamEnd => return Err(Stop),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn wrong_type(&mut self, ev: &Ev, field: &str, expected: &str, hint: String) -> R<()> {
+        let d = Diagnostic::error(
+            "wrongType",
+            format!("`{field}` must be {expected}, found {}", describe(ev)),
+        )
+        .with_hint(hint);
+        self.report(d, ev.pos);
+        self.skip(ev)
+    }
+
+    fn null_value(&mut self, ev: &Ev, field: &str, expected: &str) {
+        let d = Diagnostic::error(
+            "nullValue",
+            format!("`{field}` is null; {expected} is expected"),
+        )
+        .with_hint(null_hint(field));
+        self.report(d, ev.pos);
+    }
+
+    fn document(&mut self) -> R<()> {
+        // StreamStart, then DocStart or StreamEnd.
+        let mut ev = self.next()?;
+        if matches!(ev.kind, K::StreamStart) {
+            ev = self.next()?;
+        }
+        if matches!(ev.kind, K::StreamEnd) {
+            self.doc.empty = true;
+            return Ok(());
+        }
+        let root = self.next()?;
+        match &root.kind {
+            K::MapStart => self.top(root.pos)?,
+            K::Scalar(v, style, tag)
+                if classify(v, *style, tag.as_ref()) == Class::Null && v.is_empty() =>
+            {
+                self.doc.empty = true;
+            }
+            _ => {
+                let d = Diagnostic::error(
+                    "wrongType",
+                    format!(
+                        "a spec must be a mapping of keys, found {}",
+                        describe(&root)
+                    ),
+                )
+                .with_hint("start with `version: 1`, then `users:`, `groups:` and the other keys");
+                self.report(d, root.pos);
+                self.skip(&root)?;
+            }
+        }
+        // DocEnd, then StreamEnd; another document is an error.
+        loop {
+            let ev = self.next()?;
+            match ev.kind {
+                K::DocEnd => {}
+                K::StreamEnd => return Ok(()),
+                _ => {
+                    let d = Diagnostic::error(
+                        "multipleDocuments",
+                        "this file holds more than one YAML document",
+                    )
+                    .with_hint(
+                        "keep one document per file (no second `---`); a directory spec can \
+                         spread the spec over several files",
+                    );
+                    self.report(d, ev.pos);
+                    return Err(Stop);
+                }
+            }
+        }
+    }
+
+    /// Reads the next key of a mapping; `None` at its end. Non-scalar keys
+    /// are reported and skipped with their values.
+    fn key(&mut self) -> R<Option<(String, Pos)>> {
+        loop {
+            let ev = self.next()?;
+            match ev.kind {
+                K::MapEnd => return Ok(None),
+                K::Scalar(v, _, _) => return Ok(Some((v, ev.pos))),
+                K::StreamEnd => return Err(Stop),
+                _ => {
+                    let d = Diagnostic::error(
+                        "wrongType",
+                        format!("a key must be a plain name, found {}", describe(&ev)),
+                    )
+                    .with_hint("write `name: value`");
+                    self.report(d, ev.pos);
+                    self.skip(&ev)?;
+                    let value = self.next()?;
+                    self.skip(&value)?;
+                }
+            }
+        }
+    }
+
+    fn unknown_field(&mut self, key: &str, pos: Pos, known: &[&str], context: &str) -> R<()> {
+        let mut d = Diagnostic::error(
+            "unknownField",
+            format!("unknown field `{key}` in {context}"),
+        );
+        d = match did_you_mean(key, known) {
+            Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+            None => d.with_hint(format!("the fields of {context} are: {}", known.join(", "))),
+        };
+        if context == "settings" && key == "validateOnly" {
+            d = d.with_hint(
+                "remove it: orgform sends `validateOnly` itself (true for plan --preflight, \
+                 false for apply)",
+            );
+        }
+        self.report(d, pos);
+        let value = self.next()?;
+        self.skip(&value)
+    }
+
+    fn duplicate_key(&mut self, key: &str, pos: Pos, first: Pos) -> R<()> {
+        let d = Diagnostic::error("duplicateKey", format!("the key `{key}` is given twice"))
+            .with_hint("keep one of them: YAML tools disagree on which one wins");
+        let d = self.files.at(d, pos);
+        let d = self.files.related(d, first, "first given here");
+        self.diags.push(d);
+        let value = self.next()?;
+        self.skip(&value)
+    }
+
+    /// A mapping's start, or `None` after reporting what else was there.
+    fn expect_map(&mut self, field: &str, hint: &str) -> R<Option<Pos>> {
+        let ev = self.next()?;
+        match &ev.kind {
+            K::MapStart => Ok(Some(ev.pos)),
+            K::Scalar(v, s, t) if classify(v, *s, t.as_ref()) == Class::Null => {
+                self.null_value(&ev, field, "a mapping");
+                Ok(None)
+            }
+            _ => {
+                self.wrong_type(&ev, field, "a mapping", hint.to_owned())?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A string value. Plain scalars that YAML reads as null, a boolean or
+    /// a number are errors (with a hint to quote them).
+    fn string(&mut self, field: &str) -> R<Str> {
+        let ev = self.next()?;
+        let K::Scalar(v, style, tag) = &ev.kind else {
+            self.wrong_type(&ev, field, "a string", format!("write `{field}: \"...\"`"))?;
+            return Ok(None);
+        };
+        if let Some(t) = tag
+            && !(t.is_yaml_core_schema() && t.suffix == "str")
+        {
+            let d = Diagnostic::error("unsupportedTag", format!("the tag `{t}` is not supported"))
+                .with_hint("remove the tag; quote the value if it must stay text");
+            self.report(d, ev.pos);
+            return Ok(None);
+        }
+        match classify(v, *style, tag.as_ref()) {
+            Class::Str => Ok(Some((v.clone(), ev.pos))),
+            Class::Null => {
+                self.null_value(&ev, field, "a string");
+                Ok(None)
+            }
+            Class::Bool(_) => {
+                let d = Diagnostic::error(
+                    "wrongType",
+                    format!("`{field}` must be a string, found the boolean `{v}`"),
+                )
+                .with_hint(format!("quote it if it is text: `{field}: \"{v}\"`"));
+                self.report(d, ev.pos);
+                Ok(None)
+            }
+            Class::Int | Class::Float => {
+                let d = Diagnostic::error(
+                    "numberNotString",
+                    format!("`{field}` must be a string, but YAML reads `{v}` as a number"),
+                )
+                .with_hint(format!(
+                    "quote it: `{field}: \"{v}\"` (YAML tools would turn a bare `{v}` into a \
+                     different value, e.g. drop leading zeros or a `+`)"
+                ));
+                self.report(d, ev.pos);
+                Ok(None)
+            }
+        }
+    }
+
+    fn boolean(&mut self, field: &str) -> R<Option<(bool, Pos)>> {
+        let ev = self.next()?;
+        let K::Scalar(v, style, tag) = &ev.kind else {
+            self.wrong_type(
+                &ev,
+                field,
+                "`true` or `false`",
+                format!("write `{field}: true`"),
+            )?;
+            return Ok(None);
+        };
+        match classify(v, *style, tag.as_ref()) {
+            Class::Bool(b) => Ok(Some((b, ev.pos))),
+            Class::Null => {
+                self.null_value(&ev, field, "`true` or `false`");
+                Ok(None)
+            }
+            Class::Str
+                if *style == ScalarStyle::Plain
+                    && matches!(
+                        v.to_ascii_lowercase().as_str(),
+                        "yes" | "no" | "on" | "off" | "y" | "n"
+                    ) =>
+            {
+                let d = Diagnostic::error(
+                    "notABoolean",
+                    format!(
+                        "`{field}: {v}` is not a boolean: YAML 1.2 knows only `true` and `false`"
+                    ),
+                )
+                .with_hint(format!("write `{field}: true` or `{field}: false`"));
+                self.report(d, ev.pos);
+                Ok(None)
+            }
+            _ => {
+                let d = Diagnostic::error(
+                    "wrongType",
+                    format!(
+                        "`{field}` must be `true` or `false`, found {}",
+                        describe(&ev)
+                    ),
+                )
+                .with_hint(format!(
+                    "write `{field}: true` or `{field}: false` (unquoted)"
+                ));
+                self.report(d, ev.pos);
+                Ok(None)
+            }
+        }
+    }
+
+    /// A whole number that fits `u32`; `range_code` names what is out of range.
+    fn integer(
+        &mut self,
+        field: &str,
+        range_code: &'static str,
+        max: u32,
+    ) -> R<Option<(u32, Pos)>> {
+        let ev = self.next()?;
+        let K::Scalar(v, style, tag) = &ev.kind else {
+            self.wrong_type(
+                &ev,
+                field,
+                "a whole number",
+                format!("write `{field}: 200`"),
+            )?;
+            return Ok(None);
+        };
+        match classify(v, *style, tag.as_ref()) {
+            Class::Int
+                if v.bytes()
+                    .all(|c| c.is_ascii_digit() || c == b'-' || c == b'+') =>
+            {
+                match v.parse::<i64>().ok().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) => Ok(Some((n, ev.pos))),
+                    None => {
+                        let d = Diagnostic::error(
+                            range_code,
+                            format!("`{field}` is `{v}`, outside 0..={max}"),
+                        )
+                        .with_hint(format!("use a whole number from 0 to {max}"));
+                        self.report(d, ev.pos);
+                        Ok(None)
+                    }
+                }
+            }
+            Class::Null => {
+                self.null_value(&ev, field, "a whole number");
+                Ok(None)
+            }
+            _ => {
+                let d = Diagnostic::error(
+                    "wrongType",
+                    format!("`{field}` must be a whole number, found {}", describe(&ev)),
+                )
+                .with_hint(format!(
+                    "write a plain decimal number from 0 to {max}, unquoted"
+                ));
+                self.report(d, ev.pos);
+                Ok(None)
+            }
+        }
+    }
+
+    /// A list of strings; duplicates are warned about. `elements` receives
+    /// each element's position.
+    fn string_list(
+        &mut self,
+        field: &str,
+        mut elements: impl FnMut(&mut Positions, Pos),
+    ) -> R<Option<(BTreeSet<String>, Pos)>> {
+        let ev = self.next()?;
+        match &ev.kind {
+            K::SeqStart => {}
+            K::Scalar(v, s, t) if classify(v, *s, t.as_ref()) == Class::Null => {
+                self.null_value(&ev, field, "a list");
+                return Ok(None);
+            }
+            K::Scalar(v, _, _) => {
+                let d = Diagnostic::error(
+                    "wrongType",
+                    format!("`{field}` must be a list, found {}", describe(&ev)),
+                )
+                .with_hint(format!("write a list: `{field}: [\"{v}\"]`"));
+                self.report(d, ev.pos);
+                return Ok(None);
+            }
+            _ => {
+                self.wrong_type(&ev, field, "a list", format!("write `{field}: [\"...\"]`"))?;
+                return Ok(None);
+            }
+        }
+        let mut set = BTreeSet::new();
+        let mut seen: Vec<Pos> = Vec::new();
+        loop {
+            if matches!(self.peek()?.kind, K::SeqEnd) {
+                self.next()?;
+                break;
+            }
+            if let Some((s, p)) = self.string(field)? {
+                elements(self.pos, p);
+                if set.contains(&s) {
+                    // Rare: find the first place linearly.
+                    let first = seen
+                        .iter()
+                        .copied()
+                        .find(|q| self.files.token(*q).is_some_and(|t| unquote(&t) == s));
+                    let mut d = Diagnostic::warning(
+                        "duplicateListEntry",
+                        format!("`{s}` is listed twice in `{field}`"),
+                    )
+                    .with_hint("remove one; a list is a set");
+                    d = self.files.at(d, p);
+                    if let Some(f) = first {
+                        d = self.files.related(d, f, "first listed here");
+                    }
+                    self.diags.push(d);
+                } else {
+                    set.insert(s);
+                    seen.push(p);
+                }
+            }
+        }
+        Ok(Some((set, ev.pos)))
+    }
+
+    fn top(&mut self, _map: Pos) -> R<()> {
+        let mut seen: [Option<Pos>; 8] = [None; 8];
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = TOP_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, TOP_KEYS, "the spec's top level")?;
+                continue;
+            };
+            let name = TOP_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            self.doc.keys.push((name, kpos));
+            let vpos = self.peek()?.pos;
+            self.pos.top.push((name.to_owned(), vpos));
+            match name {
+                "version" => {
+                    if let Some((v, p)) = self.integer("version", "unsupportedVersion", 1)? {
+                        if v == 1 {
+                            self.doc.version = Some(1);
+                        } else {
+                            let d = Diagnostic::error(
+                                "unsupportedVersion",
+                                format!("spec version `{v}` is not supported"),
+                            )
+                            .with_hint("this orgform reads `version: 1`");
+                            self.report(d, p);
+                        }
+                    }
+                }
+                "target" => self.doc.target = self.target()?,
+                "settings" => self.doc.settings = self.settings()?,
+                "attributes" => self.doc.attributes = self.attributes()?,
+                "externalGroups" => {
+                    self.doc.external_groups = self
+                        .string_list("externalGroups", |_, _| {})?
+                        .map(|(s, _)| s);
+                }
+                "safety" => self.doc.safety = self.safety()?,
+                "groups" => self.doc.groups = self.records("groups", Self::group)?,
+                _ => self.doc.users = self.records("users", Self::user)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn records<T>(
+        &mut self,
+        field: &str,
+        mut one: impl FnMut(&mut Self) -> R<Option<T>>,
+    ) -> R<Option<Vec<T>>> {
+        let ev = self.next()?;
+        match &ev.kind {
+            K::SeqStart => {}
+            K::Scalar(v, s, t) if classify(v, *s, t.as_ref()) == Class::Null => {
+                self.null_value(&ev, field, "a list");
+                return Ok(None);
+            }
+            _ => {
+                self.wrong_type(
+                    &ev,
+                    field,
+                    "a list",
+                    format!("write `{field}:` then one `- ` item per record"),
+                )?;
+                return Ok(None);
+            }
+        }
+        let mut out = Vec::new();
+        loop {
+            if matches!(self.peek()?.kind, K::SeqEnd) {
+                self.next()?;
+                return Ok(Some(out));
+            }
+            if let Some(rec) = one(self)? {
+                out.push(rec);
+            }
+        }
+    }
+
+    fn field(&mut self, key: u16, pos: Pos) {
+        self.pos.fields.push(FieldPos::new(key, pos));
+    }
+
+    fn user(&mut self) -> R<Option<DesiredUser>> {
+        let ev = self.next()?;
+        if !matches!(ev.kind, K::MapStart) {
+            self.wrong_type(
+                &ev,
+                "users",
+                "a list of mappings",
+                "each user is a mapping: `- externalId: ...` with `firstName:`, `lastName:`, \
+                 `email:` below it"
+                    .to_owned(),
+            )?;
+            return Ok(None);
+        }
+        let fields_start = self.pos.fields.len();
+        let mut bad = 0u32;
+        let mut seen: [Option<Pos>; 11] = [None; 11];
+        let mut u = DesiredUser::new("", "", "", "");
+        let id = |p: &str| path_id(USER_PATHS, p).unwrap_or(u16::MAX);
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = USER_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, USER_KEYS, "a user")?;
+                continue;
+            };
+            let name = USER_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            let key_id = id(name);
+            let before = self.diags.len();
+            match name {
+                "active" | "protected" => {
+                    if let Some((b, p)) = self.boolean(name)? {
+                        self.field(key_id, p);
+                        if name == "active" {
+                            u.active = Some(b);
+                        } else {
+                            u.protected = Some(b);
+                        }
+                    }
+                }
+                "accessInfo" => {
+                    if let Some(p) = self.expect_map(
+                        "accessInfo",
+                        "write `accessInfo:` with `memberOf: [...]`, `role: ...` below it",
+                    )? {
+                        self.field(key_id, p);
+                        u.access_info = self.access(&mut bad)?;
+                    }
+                }
+                "externalProperties" => {
+                    if let Some(p) = self.expect_map(
+                        "externalProperties",
+                        "write `externalProperties:` with `name: value` pairs below it",
+                    )? {
+                        self.field(key_id, p);
+                        u.external_properties = self.properties(&mut bad)?;
+                    }
+                }
+                _ => {
+                    if let Some((s, p)) = self.string(name)? {
+                        self.field(key_id, p);
+                        match name {
+                            "externalId" => u.external_id = s,
+                            "firstName" => u.first_name = s,
+                            "lastName" => u.last_name = s,
+                            "email" => u.email = s,
+                            "phone" => u.phone = Some(s),
+                            "timezone" => u.timezone = Some(s),
+                            _ => u.language = Some(s),
+                        }
+                    }
+                }
+            }
+            if self.diags.len() > before && key_id < 32 {
+                bad |= 1 << key_id;
+            }
+        }
+        let fields_len = self.pos.fields.len() - fields_start;
+        self.pos.users.push(RecordSrc {
+            pos: ev.pos,
+            fields_start: u32::try_from(fields_start).unwrap_or(u32::MAX),
+            fields_len: u32::try_from(fields_len).unwrap_or(0),
+            bad,
+        });
+        Ok(Some(u))
+    }
+
+    fn access(&mut self, bad: &mut u32) -> R<DesiredAccess> {
+        let mut a = DesiredAccess::default();
+        let mut seen: [Option<Pos>; 5] = [None; 5];
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = ACCESS_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, ACCESS_KEYS, "`accessInfo`")?;
+                continue;
+            };
+            let name = ACCESS_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            let key_id = path_id(USER_PATHS, &format!("accessInfo.{name}")).unwrap_or(u16::MAX);
+            if name == "role" {
+                if let Some((s, p)) = self.string("role")? {
+                    self.field(key_id, p);
+                    match Role::parse(&s) {
+                        Some(r) => a.role = Some(r),
+                        None => {
+                            let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                            let mut d =
+                                Diagnostic::error("invalidRole", format!("`{s}` is not a role"));
+                            d = match did_you_mean(&s, &names) {
+                                Some(r) => d.with_hint(format!(
+                                    "did you mean `{r}`? Roles are case-sensitive: \
+                                     Administrator, Manager or User"
+                                )),
+                                None => d.with_hint(
+                                    "use exactly `Administrator`, `Manager` or `User` \
+                                     (case-sensitive)",
+                                ),
+                            };
+                            self.report(d, p);
+                            *bad |= 1 << key_id;
+                        }
+                    }
+                }
+                continue;
+            }
+            let list = self.string_list(name, |pos, p| {
+                pos.fields.push(FieldPos::new(ELEMENT + key_id, p));
+            })?;
+            match list {
+                Some((set, p)) => {
+                    self.field(key_id, p);
+                    match name {
+                        "memberOf" => a.member_of = Some(set),
+                        "adminOf" => a.admin_of = Some(set),
+                        "inheritedAdminOf" => a.inherited_admin_of = Some(set),
+                        _ => a.interest_of = Some(set),
+                    }
+                }
+                None => *bad |= 1 << key_id,
+            }
+        }
+        Ok(a)
+    }
+
+    fn properties(&mut self, bad: &mut u32) -> R<BTreeMap<String, String>> {
+        let mut map = BTreeMap::new();
+        let mut nulls: Vec<String> = Vec::new();
+        let start = self.pos.fields.len();
+        let props_bit = path_id(USER_PATHS, "externalProperties").unwrap_or(0);
+        while let Some((key, kpos)) = self.key()? {
+            let key_id = self.pos.prop_id(&key);
+            if map.contains_key(&key) || nulls.contains(&key) {
+                let first = self.pos.fields[start..]
+                    .iter()
+                    .find(|f| f.key == key_id)
+                    .map_or(kpos, |f| f.pos(kpos.file));
+                let d = Diagnostic::error(
+                    "duplicateKey",
+                    format!("the attribute `{key}` is given twice"),
+                )
+                .with_hint("keep one of them: YAML tools disagree on which one wins")
+                .with_api_error("validateExternalProperties");
+                let d = self.files.at(d, kpos);
+                let d = self.files.related(d, first, "first given here");
+                self.diags.push(d);
+                let v = self.next()?;
+                self.skip(&v)?;
+                continue;
+            }
+            let field = format!("externalProperties.{key}");
+            let ev = self.peek()?.clone();
+            if let K::Scalar(v, s, t) = &ev.kind
+                && classify(v, *s, t.as_ref()) == Class::Null
+            {
+                self.next()?;
+                let d = Diagnostic::error(
+                    "emptyAttributeValue",
+                    format!("the attribute `{key}` is null"),
+                )
+                .with_hint(format!(
+                    "give `{key}` a value, or remove the key to leave it as is on the server \
+                         (an attribute cannot be cleared through the API)"
+                ))
+                .with_api_error("validateExternalProperties");
+                self.report(d, ev.pos);
+                self.pos.fields.push(FieldPos::new(key_id, ev.pos));
+                *bad |= 1 << props_bit;
+                nulls.push(key);
+                continue;
+            }
+            match self.string(&field)? {
+                Some((s, p)) => {
+                    self.pos.fields.push(FieldPos::new(key_id, p));
+                    map.insert(key, s);
+                }
+                None => {
+                    self.pos.fields.push(FieldPos::new(key_id, kpos));
+                    *bad |= 1 << props_bit;
+                    nulls.push(key);
+                }
+            }
+        }
+        Ok(map)
+    }
+
+    fn group(&mut self) -> R<Option<DesiredGroup>> {
+        let ev = self.next()?;
+        if !matches!(ev.kind, K::MapStart) {
+            self.wrong_type(
+                &ev,
+                "groups",
+                "a list of mappings",
+                "each group is a mapping: `- externalId: ...` with `name:` below it".to_owned(),
+            )?;
+            return Ok(None);
+        }
+        let fields_start = self.pos.fields.len();
+        let mut bad = 0u32;
+        let mut seen: [Option<Pos>; 5] = [None; 5];
+        let mut g = DesiredGroup::new("", "");
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = GROUP_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, GROUP_KEYS, "a group")?;
+                continue;
+            };
+            let name = GROUP_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            let key_id = path_id(GROUP_PATHS, name).unwrap_or(u16::MAX);
+            let before = self.diags.len();
+            match name {
+                "protected" => {
+                    if let Some((b, p)) = self.boolean(name)? {
+                        self.field(key_id, p);
+                        g.protected = Some(b);
+                    }
+                }
+                "parent" => {
+                    let ev = self.peek()?.clone();
+                    let is_null = matches!(&ev.kind, K::Scalar(v, s, t)
+                        if classify(v, *s, t.as_ref()) == Class::Null);
+                    if is_null {
+                        self.next()?;
+                        self.field(key_id, ev.pos);
+                        g.parent = ParentRef::Root;
+                    } else if let Some((s, p)) = self.string(name)? {
+                        self.field(key_id, p);
+                        g.parent = ParentRef::Group(s);
+                    }
+                }
+                _ => {
+                    if let Some((s, p)) = self.string(name)? {
+                        self.field(key_id, p);
+                        match name {
+                            "externalId" => g.external_id = s,
+                            "name" => g.name = s,
+                            _ => g.description = Some(s),
+                        }
+                    }
+                }
+            }
+            if self.diags.len() > before && key_id < 32 {
+                bad |= 1 << key_id;
+            }
+        }
+        let fields_len = self.pos.fields.len() - fields_start;
+        self.pos.groups.push(RecordSrc {
+            pos: ev.pos,
+            fields_start: u32::try_from(fields_start).unwrap_or(u32::MAX),
+            fields_len: u32::try_from(fields_len).unwrap_or(0),
+            bad,
+        });
+        Ok(Some(g))
+    }
+
+    fn target(&mut self) -> R<Option<Target>> {
+        let Some(_) = self.expect_map("target", "write `target:` with `endpoint:` below it")?
+        else {
+            return Ok(None);
+        };
+        let mut t = Target::default();
+        let mut seen: [Option<Pos>; 7] = [None; 7];
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = TARGET_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, TARGET_KEYS, "`target`")?;
+                continue;
+            };
+            let name = TARGET_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            let vpos = self.peek()?.pos;
+            self.pos.top.push((format!("target.{name}"), vpos));
+            match name {
+                "endpoint" | "tokenEnv" | "tokenHeader" => {
+                    let s = self.string(name)?.map(|(s, _)| s);
+                    match name {
+                        "endpoint" => t.endpoint = s,
+                        "tokenEnv" => t.token_env = s,
+                        _ => t.token_header = s,
+                    }
+                }
+                _ => {
+                    let n = self.integer(name, "outOfRange", u32::MAX)?.map(|(n, _)| n);
+                    match name {
+                        "connectTimeoutSecs" => t.connect_timeout_secs = n,
+                        "requestTimeoutSecs" => t.request_timeout_secs = n,
+                        "maxRetries" => t.max_retries = n,
+                        _ => t.retry_budget_secs = n,
+                    }
+                }
+            }
+        }
+        Ok(Some(t))
+    }
+
+    fn settings(&mut self) -> R<Option<Settings>> {
+        let Some(_) = self.expect_map(
+            "settings",
+            "write `settings:` with `maxUsersDeleted: 200` and the like below it",
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut s = Settings::default();
+        let mut seen: [Option<Pos>; 7] = [None; 7];
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = SETTINGS_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, SETTINGS_KEYS, "settings")?;
+                continue;
+            };
+            let name = SETTINGS_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            let vpos = self.peek()?.pos;
+            self.pos.top.push((format!("settings.{name}"), vpos));
+            if name == "forceSetLanguage" {
+                if let Some((b, _)) = self.boolean(name)? {
+                    s.force_set_language = b;
+                }
+            } else if let Some(limit) = LimitName::parse(name)
+                && let Some((n, _)) =
+                    self.integer(name, "limitOutOfRange", orgform_model::MAX_LIMIT)?
+            {
+                s.limits.set(limit, n);
+            }
+        }
+        Ok(Some(s))
+    }
+
+    fn safety(&mut self) -> R<Option<Safety>> {
+        let Some(_) = self.expect_map(
+            "safety",
+            "write `safety:` with `maxUserDeletionPercent: 25` and the like below it",
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut s = Safety::default();
+        let mut seen: [Option<Pos>; 5] = [None; 5];
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = SAFETY_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(&key, kpos, SAFETY_KEYS, "`safety`")?;
+                continue;
+            };
+            let name = SAFETY_KEYS[i];
+            if let Some(first) = seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            let vpos = self.peek()?.pos;
+            self.pos.top.push((format!("safety.{name}"), vpos));
+            let percent = name.ends_with("Percent");
+            let (code, max) = if percent {
+                ("percentOutOfRange", 100)
+            } else {
+                ("outOfRange", u32::MAX)
+            };
+            let n = self.integer(name, code, max)?.map(|(n, _)| n);
+            match name {
+                "maxUserDeletionPercent" => s.max_user_deletion_percent = n,
+                "maxGroupDeletionPercent" => s.max_group_deletion_percent = n,
+                "minPopulation" => s.min_population = n,
+                "maxMembershipLossPercent" => s.max_membership_loss_percent = n,
+                _ => s.min_administrators = n,
+            }
+        }
+        Ok(Some(s))
+    }
+
+    fn attributes(&mut self) -> R<Option<BTreeMap<String, AttributeDef>>> {
+        let Some(_) = self.expect_map(
+            "attributes",
+            "write `attributes:` with one `name: [allowed, values]` or `name: {}` per attribute",
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut map: BTreeMap<String, AttributeDef> = BTreeMap::new();
+        let mut places: HashMap<String, Pos> = HashMap::new();
+        while let Some((key, kpos)) = self.key()? {
+            if let Some(first) = places.get(&key).copied() {
+                self.duplicate_key(&key, kpos, first)?;
+                continue;
+            }
+            places.insert(key.clone(), kpos);
+            let ev = self.peek()?.clone();
+            self.pos.top.push((format!("attributes.{key}"), ev.pos));
+            let def = match &ev.kind {
+                K::SeqStart => self
+                    .string_list(&key, |_, _| {})?
+                    .map(|(values, _)| AttributeDef {
+                        values: Some(values),
+                        required: false,
+                    }),
+                K::MapStart => {
+                    self.next()?;
+                    self.attribute_def(&key)?
+                }
+                _ => {
+                    let ev = self.next()?;
+                    let hint = format!(
+                        "write `{key}: [Allowed, Values]`, `{key}: {{}}` for any string, or \
+                         `{key}: {{values: [...], required: true}}`"
+                    );
+                    if let K::Scalar(v, s, t) = &ev.kind
+                        && classify(v, *s, t.as_ref()) == Class::Null
+                    {
+                        let d = Diagnostic::error(
+                            "nullValue",
+                            format!("the attribute `{key}` is null"),
+                        )
+                        .with_hint(hint);
+                        self.report(d, ev.pos);
+                        continue;
+                    }
+                    self.wrong_type(&ev, &key, "a list of allowed values or a mapping", hint)?;
+                    None
+                }
+            };
+            if let Some(def) = def {
+                map.insert(key, def);
+            }
+        }
+        Ok(Some(map))
+    }
+
+    fn attribute_def(&mut self, attr: &str) -> R<Option<AttributeDef>> {
+        let mut def = AttributeDef::default();
+        let mut seen: [Option<Pos>; 2] = [None; 2];
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = ATTRIBUTE_KEYS.iter().position(|k| *k == key) else {
+                self.unknown_field(
+                    &key,
+                    kpos,
+                    ATTRIBUTE_KEYS,
+                    &format!("the attribute `{attr}`"),
+                )?;
+                continue;
+            };
+            if let Some(first) = seen[i] {
+                self.duplicate_key(ATTRIBUTE_KEYS[i], kpos, first)?;
+                continue;
+            }
+            seen[i] = Some(kpos);
+            if i == 0 {
+                def.values = self.string_list("values", |_, _| {})?.map(|(v, _)| v);
+            } else if let Some((b, _)) = self.boolean("required")? {
+                def.required = b;
+            }
+        }
+        Ok(Some(def))
+    }
+}
+
+/// The value of a scalar token as written (quotes removed; escapes kept).
+pub(crate) fn unquote(token: &str) -> String {
+    let t = token.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = t.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner.to_owned();
+        }
+    }
+    t.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_schema_classification() {
+        let plain = |s| classify(s, ScalarStyle::Plain, None);
+        assert_eq!(plain("no"), Class::Str);
+        assert_eq!(plain("yes"), Class::Str);
+        assert_eq!(plain("true"), Class::Bool(true));
+        assert_eq!(plain("0000897"), Class::Int);
+        assert_eq!(plain("+46701234567"), Class::Int);
+        assert_eq!(plain("1e3"), Class::Float);
+        assert_eq!(plain("2021-03-01"), Class::Str);
+        assert_eq!(plain("E001084"), Class::Str);
+        assert_eq!(plain("~"), Class::Null);
+        assert_eq!(plain("."), Class::Str);
+        assert_eq!(plain("1.5"), Class::Float);
+        assert_eq!(plain("0x1F"), Class::Int);
+        assert_eq!(
+            classify("0000897", ScalarStyle::DoubleQuoted, None),
+            Class::Str
+        );
+    }
+}
