@@ -1,0 +1,268 @@
+//! The audit log `history.jsonl`: one [`HistoryEntry`] per apply attempt.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::StateError;
+use crate::fsio;
+use crate::state::now_rfc3339;
+
+/// How an apply attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// The server applied it and the new state was written.
+    Applied,
+    /// Nothing changed on the server (a rejection, a failure before the
+    /// real request).
+    Failed,
+    /// The server may have applied it (no answer came back after the real
+    /// request was sent, or the state could not be written after success).
+    MaybeApplied,
+    /// orgform refused it (a blocked, stale or altered plan).
+    Refused,
+    /// The operator did not confirm it.
+    Declined,
+}
+
+impl Outcome {
+    /// The spelling in the history file, e.g. `maybeApplied`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Failed => "failed",
+            Outcome::MaybeApplied => "maybeApplied",
+            Outcome::Refused => "refused",
+            Outcome::Declined => "declined",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Changes of one kind of record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KindCounts {
+    /// Created.
+    #[serde(default)]
+    pub create: u64,
+    /// Updated.
+    #[serde(default)]
+    pub update: u64,
+    /// Deleted.
+    #[serde(default)]
+    pub delete: u64,
+    /// Left as they were.
+    #[serde(default)]
+    pub unchanged: u64,
+}
+
+/// Users' and groups' changes: planned, or as the server reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeCounts {
+    /// Users.
+    #[serde(default)]
+    pub users: KindCounts,
+    /// Groups.
+    #[serde(default)]
+    pub groups: KindCounts,
+}
+
+/// One line of `history.jsonl`: one apply attempt, whatever its outcome.
+///
+/// Make one with [`HistoryEntry::new`] and fill in the rest. Fields may be
+/// added later; readers ignore fields they do not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// When, RFC 3339 UTC.
+    pub time: String,
+    /// The command, e.g. `orgform apply`.
+    pub command: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The state's lineage (after the apply, for a first apply that wrote
+    /// one; `None` when there was no state and none was written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    /// The serial of the state the attempt started from (0 = none).
+    #[serde(default)]
+    pub serial_before: u64,
+    /// The serial written, when a new state was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_after: Option<u64>,
+    /// The plan's digest.
+    pub plan_digest: String,
+    /// The spec's digest.
+    pub spec_digest: String,
+    /// Where the request went (or would have gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// What the plan counted.
+    #[serde(default)]
+    pub planned: ChangeCounts,
+    /// What the server reported, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<ChangeCounts>,
+    /// Whether `--force` overrode the safety thresholds.
+    #[serde(default)]
+    pub forced: bool,
+    /// A one-line explanation (an error, a reason for refusing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl HistoryEntry {
+    /// An entry timed now, with no base state, no counts and no message.
+    pub fn new(
+        command: &str,
+        outcome: Outcome,
+        plan_digest: &str,
+        spec_digest: &str,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            time: now_rfc3339(),
+            command: command.to_owned(),
+            outcome,
+            lineage: None,
+            serial_before: 0,
+            serial_after: None,
+            plan_digest: plan_digest.to_owned(),
+            spec_digest: spec_digest.to_owned(),
+            endpoint: None,
+            planned: ChangeCounts::default(),
+            reported: None,
+            forced: false,
+            message: None,
+        }
+    }
+}
+
+/// Appends one line: `O_APPEND`, one `write` call, fsync; a file created
+/// here is `0600` (and its directory `0700`). A half-written last line left
+/// by a crash is closed with a newline first, so it damages only itself.
+pub(crate) fn append(path: &Path, entry: &HistoryEntry) -> Result<(), StateError> {
+    let io_err = |e| StateError::io("append to the history", path, e);
+    let mut line = serde_json::to_vec(entry).map_err(|source| StateError::Encode {
+        what: "a history entry",
+        path: path.to_owned(),
+        source,
+    })?;
+    line.push(b'\n');
+    let dir = fsio::parent_dir(path);
+    fsio::ensure_dir(&dir).map_err(|e| StateError::io("create the state directory", &dir, e))?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(fsio::FILE_MODE)
+        .open(path)
+        .map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len - 1).map_err(io_err)?;
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+    }
+    file.write_all(&line).map_err(io_err)?;
+    file.sync_all().map_err(io_err)
+}
+
+/// Every entry, oldest first; no file = none.
+pub(crate) fn read(path: &Path) -> Result<Vec<HistoryEntry>, StateError> {
+    let text = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StateError::io("read the history", path, e)),
+    };
+    text.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| {
+            serde_json::from_slice(line).map_err(|e| StateError::CorruptHistory {
+                path: path.to_owned(),
+                line: i + 1,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(outcome: Outcome) -> HistoryEntry {
+        let mut e = HistoryEntry::new("orgform apply", outcome, "sha256:p", "sha256:s");
+        e.time = "2026-11-23T10:00:00Z".to_owned();
+        e
+    }
+
+    #[test]
+    fn a_line_has_a_stable_shape() {
+        let mut e = entry(Outcome::MaybeApplied);
+        e.lineage = Some("L".to_owned());
+        e.serial_before = 4;
+        e.endpoint = Some("http://127.0.0.1:8080/v1/organization".to_owned());
+        e.planned.users.create = 2;
+        e.planned.groups.delete = 1;
+        e.forced = true;
+        e.message = Some("no answer after the request was sent".to_owned());
+        insta::with_settings!({
+            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-state"),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!("history_line", serde_json::to_string(&e).unwrap());
+        });
+    }
+
+    #[test]
+    fn appends_and_reads_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/history.jsonl");
+        assert!(read(&path).unwrap().is_empty());
+        let mut applied = entry(Outcome::Applied);
+        applied.serial_after = Some(1);
+        applied.reported = Some(ChangeCounts::default());
+        let all = [applied, entry(Outcome::Failed), entry(Outcome::Declined)];
+        for e in &all {
+            append(&path, e).unwrap();
+        }
+        assert_eq!(read(&path).unwrap(), all);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn a_torn_line_damages_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        append(&path, &entry(Outcome::Applied)).unwrap();
+        // A crash in the middle of an append.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"time\":\"2026-").unwrap();
+        append(&path, &entry(Outcome::Refused)).unwrap();
+        match read(&path) {
+            Err(StateError::CorruptHistory { line: 2, .. }) => {}
+            other => panic!("expected line 2 to be reported, got {other:?}"),
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        let last = text.lines().last().unwrap();
+        let parsed: HistoryEntry = serde_json::from_str(last).unwrap();
+        assert_eq!(parsed.outcome, Outcome::Refused);
+    }
+}

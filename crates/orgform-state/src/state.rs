@@ -1,0 +1,360 @@
+//! [`State`]: the last-applied state and its file format.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::SystemTime;
+
+use orgform_model::EffectiveOrg;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StateError;
+
+/// The state file format this build writes and reads.
+///
+/// Additions that an older orgform may safely ignore (and drop when it
+/// rewrites the file) keep this number; anything else raises it, and an
+/// older orgform then refuses the file with "upgrade orgform".
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The last-applied state: what the server holds after the last successful
+/// apply, and where that came from.
+///
+/// The file is pretty-printed JSON in this field order (stable, sorted maps,
+/// one field per line, so that `git diff` of a state kept in Git is
+/// readable); unknown fields are ignored when reading the same
+/// `formatVersion`. Nothing here can hold a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// [`FORMAT_VERSION`] when written by this build.
+    pub format_version: u32,
+    /// Identifies one history of applies (a uuid v4, set by the first
+    /// apply, kept by every later one). A saved plan made against another
+    /// lineage is refused.
+    pub lineage: String,
+    /// 1 after the first apply, one more after each apply.
+    pub serial: u64,
+    /// The organization endpoint the state was applied to; `None` = unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The digest of the validated spec that was applied (`sha256:…`).
+    pub spec_digest: String,
+    /// When the apply finished, RFC 3339 UTC (`2026-11-23T10:00:00Z`).
+    pub applied_at: String,
+    /// The orgform version that wrote the file.
+    pub tool_version: String,
+    /// The effective records: what the server holds after the apply.
+    pub org: EffectiveOrg,
+}
+
+impl State {
+    /// The state after the first apply: a new lineage, serial 1, now.
+    pub fn first(org: EffectiveOrg, spec_digest: &str, endpoint: Option<&str>) -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 1,
+            endpoint: endpoint.map(str::to_owned),
+            spec_digest: spec_digest.to_owned(),
+            applied_at: now_rfc3339(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            org,
+        }
+    }
+
+    /// The state after the next apply: same lineage, serial + 1, now.
+    pub fn next(&self, org: EffectiveOrg, spec_digest: &str, endpoint: Option<&str>) -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: self.lineage.clone(),
+            serial: self.serial.saturating_add(1),
+            endpoint: endpoint.map(str::to_owned),
+            spec_digest: spec_digest.to_owned(),
+            applied_at: now_rfc3339(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            org,
+        }
+    }
+
+    /// Why this state could not be read back, if it could not: the checks
+    /// [`crate::Store::load`] makes beyond the JSON shape.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.lineage.trim().is_empty() {
+            return Some("`lineage` is empty".to_owned());
+        }
+        if self.serial == 0 {
+            return Some("`serial` is 0; the first apply writes 1".to_owned());
+        }
+        if let Some((key, user)) = self.org.users.iter().find(|(k, u)| **k != u.external_id) {
+            return Some(format!(
+                "user key `{key}` does not match its externalId `{}`",
+                user.external_id
+            ));
+        }
+        if let Some((key, group)) = self.org.groups.iter().find(|(k, g)| **k != g.external_id) {
+            return Some(format!(
+                "group key `{key}` does not match its externalId `{}`",
+                group.external_id
+            ));
+        }
+        None
+    }
+
+    /// Streams the file content (pretty JSON and a final newline).
+    pub(crate) fn write_json(&self, w: &mut impl Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, self)?;
+        w.write_all(b"\n")
+    }
+}
+
+/// The current time, RFC 3339 UTC, whole seconds.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// The fields of a state file that identify it, read without building the
+/// records (the org is skipped).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    format_version: u32,
+    lineage: String,
+    serial: u64,
+    #[allow(dead_code)]
+    org: serde::de::IgnoredAny,
+}
+
+/// Only the version, for telling "newer format" from "damaged".
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionProbe {
+    format_version: u32,
+}
+
+/// Parses a state file's bytes: a complete, valid state of a format this
+/// build reads, or the error that says why not.
+pub(crate) fn parse(path: &Path, bytes: &[u8], backup: Option<&Path>) -> Result<State, StateError> {
+    let corrupt = |detail: String| StateError::Corrupt {
+        path: path.to_owned(),
+        detail,
+        backup: backup.map(Path::to_owned),
+    };
+    match serde_json::from_slice::<State>(bytes) {
+        Ok(state) => {
+            check_version(path, state.format_version, backup)?;
+            match state.problem() {
+                Some(problem) => Err(corrupt(problem)),
+                None => Ok(state),
+            }
+        }
+        Err(err) => {
+            // A newer format may have changed anything; say "upgrade", not
+            // "damaged", whenever the version can still be read.
+            if let Ok(probe) = serde_json::from_slice::<VersionProbe>(bytes) {
+                check_version(path, probe.format_version, backup)?;
+            }
+            Err(corrupt(describe(bytes, &err)))
+        }
+    }
+}
+
+/// Lineage and serial of a state file, checking its version and shape but
+/// not building its records.
+pub(crate) fn parse_header(
+    path: &Path,
+    bytes: &[u8],
+    backup: Option<&Path>,
+) -> Result<(String, u64), StateError> {
+    match serde_json::from_slice::<Header>(bytes) {
+        Ok(h) => {
+            check_version(path, h.format_version, backup)?;
+            Ok((h.lineage, h.serial))
+        }
+        // The full parse gives the same errors a load would.
+        Err(_) => parse(path, bytes, backup).map(|s| (s.lineage, s.serial)),
+    }
+}
+
+fn check_version(path: &Path, found: u32, backup: Option<&Path>) -> Result<(), StateError> {
+    if found > FORMAT_VERSION {
+        return Err(StateError::NewerFormat {
+            path: path.to_owned(),
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if found == 0 {
+        return Err(StateError::Corrupt {
+            path: path.to_owned(),
+            detail: "formatVersion 0 was never written by orgform".to_owned(),
+            backup: backup.map(Path::to_owned),
+        });
+    }
+    Ok(())
+}
+
+/// A short, plain description of a JSON error.
+fn describe(bytes: &[u8], err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return "the file is empty".to_owned();
+    }
+    match err.classify() {
+        Category::Eof => format!(
+            "the file ends early, at line {} column {}: it is truncated",
+            err.line(),
+            err.column()
+        ),
+        Category::Syntax => format!("it is not valid JSON: {err}"),
+        Category::Data => format!("it is not an orgform state: {err}"),
+        Category::Io => format!("it cannot be read: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orgform_model::{EffGroup, EffUser};
+
+    fn sample() -> State {
+        let mut org = EffectiveOrg::default();
+        let mut user = EffUser::new("E001084", "Ada", "Lovelace", "ada.lovelace@example.com");
+        user.member_of.insert("0000897".to_owned());
+        org.users.insert(user.external_id.clone(), user);
+        org.groups
+            .insert("0000897".to_owned(), EffGroup::new("0000897", "Sales"));
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: "5a1c6b0e-0000-4000-8000-000000000001".to_owned(),
+            serial: 3,
+            endpoint: Some("https://org.api.example.com/v1/organization".to_owned()),
+            spec_digest: "sha256:00ff".to_owned(),
+            applied_at: "2026-11-23T10:00:00Z".to_owned(),
+            tool_version: "0.1.0".to_owned(),
+            org,
+        }
+    }
+
+    fn encode(state: &State) -> Vec<u8> {
+        let mut out = Vec::new();
+        state.write_json(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn first_and_next_keep_lineage_and_count_serials() {
+        let first = State::first(EffectiveOrg::default(), "sha256:aa", None);
+        assert_eq!(first.serial, 1);
+        assert_eq!(first.format_version, FORMAT_VERSION);
+        assert!(uuid::Uuid::parse_str(&first.lineage).is_ok());
+        assert!(humantime::parse_rfc3339(&first.applied_at).is_ok());
+        let other = State::first(EffectiveOrg::default(), "sha256:aa", None);
+        assert_ne!(first.lineage, other.lineage);
+        let next = first.next(
+            EffectiveOrg::default(),
+            "sha256:bb",
+            Some("http://127.0.0.1:1"),
+        );
+        assert_eq!(next.lineage, first.lineage);
+        assert_eq!(next.serial, 2);
+        assert_eq!(next.spec_digest, "sha256:bb");
+        assert_eq!(next.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+    }
+
+    #[test]
+    fn the_file_layout_is_stable() {
+        let text = String::from_utf8(encode(&sample())).unwrap();
+        insta::with_settings!({
+            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-state"),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!("state_file_layout", text);
+        });
+    }
+
+    #[test]
+    fn round_trips_and_ignores_unknown_fields() {
+        let state = sample();
+        let path = Path::new("s.json");
+        assert_eq!(parse(path, &encode(&state), None).unwrap(), state);
+        let mut value: serde_json::Value = serde_json::from_slice(&encode(&state)).unwrap();
+        value["addedLater"] = serde_json::json!({"x": 1});
+        value["org"]["users"]["E001084"]["addedLater"] = serde_json::json!(true);
+        let bytes = serde_json::to_vec(&value).unwrap();
+        assert_eq!(parse(path, &bytes, None).unwrap(), state);
+        assert_eq!(
+            parse_header(path, &bytes, None).unwrap(),
+            (state.lineage.clone(), 3)
+        );
+    }
+
+    #[test]
+    fn damaged_files_are_errors_never_empty_states() {
+        let path = Path::new("s.json");
+        let good = encode(&sample());
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("empty", b"".to_vec()),
+            ("truncated", good[..good.len() / 2].to_vec()),
+            ("not json", b"lineage = 1\n".to_vec()),
+            ("wrong shape", b"{\"formatVersion\": 1}".to_vec()),
+            ("array", b"[]".to_vec()),
+            (
+                "mismatched key",
+                String::from_utf8(good.clone())
+                    .unwrap()
+                    .replacen("\"E001084\": {", "\"E999\": {", 1)
+                    .into_bytes(),
+            ),
+            (
+                "serial 0",
+                String::from_utf8(good.clone())
+                    .unwrap()
+                    .replacen("\"serial\": 3", "\"serial\": 0", 1)
+                    .into_bytes(),
+            ),
+            (
+                "version 0",
+                String::from_utf8(good.clone())
+                    .unwrap()
+                    .replacen("\"formatVersion\": 1", "\"formatVersion\": 0", 1)
+                    .into_bytes(),
+            ),
+        ];
+        for (name, bytes) in cases {
+            match parse(path, &bytes, None) {
+                Err(StateError::Corrupt { detail, .. }) => {
+                    assert!(!detail.is_empty(), "{name}")
+                }
+                other => panic!("{name}: expected Corrupt, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_newer_format_asks_for_an_upgrade_even_when_its_shape_changed() {
+        let path = Path::new("s.json");
+        let newer_same_shape = String::from_utf8(encode(&sample())).unwrap().replacen(
+            "\"formatVersion\": 1",
+            "\"formatVersion\": 2",
+            1,
+        );
+        let newer_other_shape = br#"{"formatVersion": 7, "records": []}"#;
+        for bytes in [newer_same_shape.as_bytes(), newer_other_shape] {
+            for result in [
+                parse(path, bytes, None).map(drop),
+                parse_header(path, bytes, None).map(drop),
+            ] {
+                match result {
+                    Err(StateError::NewerFormat {
+                        supported: 1,
+                        found,
+                        ..
+                    }) => {
+                        assert!(found == 2 || found == 7)
+                    }
+                    other => panic!("expected NewerFormat, got {other:?}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Tests with real child processes: two processes contending for the lock,
+//! a lock held by another process (waiting, timing out, going stale), and a
+//! writer SIGKILLed at varied moments while it writes large states.
+//!
+//! This binary has its own `main` (`harness = false`): run with the env var
+//! `ORGFORM_STATE_TEST_ROLE`, it plays a child role instead of running the
+//! tests. Arguments not starting with `-` filter the tests by name.
+
+// A test binary: clippy cannot tell without libtest's `#[test]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use orgform_model::{EffGroup, EffUser, EffectiveOrg, Role};
+use orgform_state::{FORMAT_VERSION, State, StateError, Store};
+
+const ROLE: &str = "ORGFORM_STATE_TEST_ROLE";
+const PATH: &str = "ORGFORM_STATE_TEST_PATH";
+const GO: &str = "ORGFORM_STATE_TEST_GO";
+const HOLD_COMMAND: &str = "orgform apply";
+const LINEAGE: &str = "7d3c1f9a-1111-4222-8333-444455556666";
+
+type Test = (&'static str, fn());
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        child(&role);
+        return;
+    }
+    let tests: [Test; 4] = [
+        (
+            "two_processes_contend_one_fails_naming_the_holder",
+            two_processes_contend,
+        ),
+        ("waiting_for_another_process", waiting_for_another_process),
+        (
+            "a_killed_holder_leaves_a_stale_lock",
+            a_killed_holder_leaves_a_stale_lock,
+        ),
+        (
+            "sigkill_during_writes_never_leaves_a_partial_state",
+            sigkill_during_writes,
+        ),
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in tests {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let mut ran = 0;
+    for (name, test) in tests {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let start = Instant::now();
+        println!("test {name} ...");
+        test();
+        println!("test {name} ... ok ({:.1?})", start.elapsed());
+        ran += 1;
+    }
+    println!("\ntest result: ok. {ran} passed");
+}
+
+// ---------------------------------------------------------------- children
+
+fn child(role: &str) {
+    let store = Store::new(PathBuf::from(std::env::var(PATH).expect("state path")));
+    match role {
+        "hold" => hold(&store),
+        "writer" => writer(&store),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// Waits for the go file (if any), takes the lock, says so, holds it until
+/// stdin closes, releases it. On a refusal, prints the message and exits 3.
+fn hold(store: &Store) {
+    if let Ok(go) = std::env::var(GO) {
+        while !Path::new(&go).exists() {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let mut out = std::io::stdout();
+    match store.lock(HOLD_COMMAND, None) {
+        Ok(lock) => {
+            writeln!(out, "ACQUIRED {}", std::process::id()).unwrap();
+            out.flush().unwrap();
+            let mut rest = String::new();
+            let _ = std::io::stdin().read_line(&mut rest);
+            lock.release().unwrap();
+            writeln!(out, "RELEASED").unwrap();
+        }
+        Err(err) => {
+            writeln!(out, "LOCKED {err}").unwrap();
+            out.flush().unwrap();
+            std::process::exit(3);
+        }
+    }
+}
+
+/// Takes the lock and writes ever newer large states until killed.
+fn writer(store: &Store) {
+    let lock = store.lock("orgform apply (writer)", None).unwrap();
+    let mut serial = store.load().unwrap().map_or(0, |s| s.serial);
+    loop {
+        serial += 1;
+        lock.commit(&make_state(serial)).unwrap();
+    }
+}
+
+/// The state of a given serial: large (2,000 to 8,000 users), different for
+/// every serial, so that a file can be checked to be exactly one of them.
+fn make_state(serial: u64) -> State {
+    let mut org = EffectiveOrg::default();
+    for g in 0..20 {
+        let id = format!("G{g:03}");
+        let mut group = EffGroup::new(&id, &format!("Group {g} v{serial}"));
+        group.description = Some(format!("written by serial {serial}"));
+        org.groups.insert(id, group);
+    }
+    let users = 2_000 + (serial % 5) * 1_500;
+    for i in 0..users {
+        let id = format!("E{i:06}");
+        let mut u = EffUser::new(
+            &id,
+            &format!("First{i}"),
+            &format!("Last{serial}"),
+            &format!("user{i}.s{serial}@example.com"),
+        );
+        u.phone = Some(format!("+46{:09}", i * 7 + serial));
+        u.timezone = Some("Europe/Stockholm".to_owned());
+        u.member_of.insert(format!("G{:03}", i % 20));
+        u.interest_of.insert(format!("G{:03}", (i + serial) % 20));
+        u.role = if i % 50 == 0 {
+            Role::Manager
+        } else {
+            Role::User
+        };
+        u.external_properties
+            .insert("city".to_owned(), format!("City {}", i % 13));
+        org.users.insert(id, u);
+    }
+    State {
+        format_version: FORMAT_VERSION,
+        lineage: LINEAGE.to_owned(),
+        serial,
+        endpoint: Some("http://127.0.0.1:1/v1/organization".to_owned()),
+        spec_digest: format!("sha256:{serial:064x}"),
+        applied_at: format!("2026-11-23T10:{:02}:{:02}Z", serial / 60 % 60, serial % 60),
+        tool_version: "0.1.0".to_owned(),
+        org,
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+struct Holder {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Holder {
+    fn spawn(path: &Path, go: Option<&Path>) -> Holder {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.env(ROLE, "hold")
+            .env(PATH, path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(go) = go {
+            cmd.env(GO, go);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Holder {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
+    /// Closes stdin (the child releases and exits) and checks it did.
+    fn release(mut self) {
+        drop(self.stdin.take());
+        assert_eq!(self.line(), "RELEASED");
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+// ---------------------------------------------------------------- tests
+
+fn two_processes_contend() {
+    let dir = temp_dir();
+    let path = dir.path().join(".orgform/state.json");
+    let store = Store::new(path.clone());
+    for round in 0..8 {
+        let go = dir.path().join(format!("go-{round}"));
+        let mut a = Holder::spawn(&path, Some(&go));
+        let mut b = Holder::spawn(&path, Some(&go));
+        thread::sleep(Duration::from_millis(50));
+        fs::write(&go, b"").unwrap();
+        let (la, lb) = (a.line(), b.line());
+        let (winner, mut loser, lost) =
+            match (la.starts_with("ACQUIRED"), lb.starts_with("ACQUIRED")) {
+                (true, false) => (a, b, lb),
+                (false, true) => (b, a, la),
+                _ => panic!("round {round}: exactly one must win: {la:?} / {lb:?}"),
+            };
+        let pid = winner.child.id();
+        assert!(lost.starts_with("LOCKED the state is locked by "), "{lost}");
+        assert!(
+            lost.contains(&format!("(pid {pid}, `{HOLD_COMMAND}`, since ")),
+            "{lost}"
+        );
+        assert!(lost.contains("orgform force-unlock"), "{lost}");
+        assert_eq!(loser.child.wait().unwrap().code(), Some(3));
+        let holder = store.lock_holder().unwrap().expect("held");
+        assert_eq!(holder.pid, pid);
+        assert!(!holder.is_stale());
+        winner.release();
+        assert!(
+            !store.lock_path().exists(),
+            "round {round}: the winner released"
+        );
+    }
+}
+
+fn waiting_for_another_process() {
+    let dir = temp_dir();
+    let path = dir.path().join("state.json");
+    let store = Store::new(path.clone());
+
+    // Times out naming the holder.
+    let mut holder = Holder::spawn(&path, None);
+    assert!(holder.line().starts_with("ACQUIRED"));
+    let start = Instant::now();
+    let err = store
+        .lock("orgform apply", Some(Duration::from_millis(300)))
+        .unwrap_err();
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    match &err {
+        StateError::Locked {
+            holder: h,
+            stale: false,
+            waited: Some(w),
+            ..
+        } => {
+            assert_eq!(h.pid, holder.child.id());
+            assert!(*w >= Duration::from_millis(300));
+        }
+        other => panic!("expected Locked after waiting, got {other:?}"),
+    }
+    assert!(err.to_string().contains("after waiting"), "{err}");
+
+    // Acquired once the holder releases.
+    let stdin = holder.stdin.take();
+    let releaser = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(400));
+        drop(stdin);
+    });
+    let start = Instant::now();
+    let lock = store
+        .lock("orgform apply", Some(Duration::from_secs(30)))
+        .unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert_eq!(lock.holder().pid, std::process::id());
+    releaser.join().unwrap();
+    assert_eq!(holder.line(), "RELEASED");
+    assert!(holder.child.wait().unwrap().success());
+    // The child's release did not remove our lock.
+    assert_eq!(store.lock_holder().unwrap().as_ref(), Some(lock.holder()));
+}
+
+fn a_killed_holder_leaves_a_stale_lock() {
+    let dir = temp_dir();
+    let path = dir.path().join("state.json");
+    let store = Store::new(path.clone());
+    let mut holder = Holder::spawn(&path, None);
+    assert!(holder.line().starts_with("ACQUIRED"));
+    let pid = holder.child.id();
+    holder.child.kill().unwrap();
+    holder.child.wait().unwrap();
+
+    let h = store.lock_holder().unwrap().expect("left behind");
+    assert_eq!(h.pid, pid);
+    assert!(h.is_stale());
+    // Refused, at once even when asked to wait: waiting cannot help.
+    let start = Instant::now();
+    let err = store
+        .lock("orgform apply", Some(Duration::from_secs(30)))
+        .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(&err, StateError::Locked { stale: true, holder, .. } if holder.pid == pid),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("that process is gone"), "{err}");
+    assert_eq!(store.force_unlock().unwrap().map(|h| h.pid), Some(pid));
+    store.lock("orgform apply", None).unwrap();
+}
+
+fn sigkill_during_writes() {
+    const ROUNDS: u64 = 30;
+    let dir = temp_dir();
+    let state_dir = dir.path().join(".orgform");
+    let path = state_dir.join("state.json");
+    let store = Store::new(path.clone());
+    let mut last_serial = 0;
+    let mut killed_mid_write = 0;
+    for round in 0..ROUNDS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(ROLE, "writer")
+            .env(PATH, &path)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Varied moments: from before the first write to deep into the loop.
+        thread::sleep(Duration::from_millis(20 + (round * 73) % 400));
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let leftovers = fs::read_dir(&state_dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if leftovers > 0 {
+            killed_mid_write += 1;
+        }
+
+        match store.load() {
+            Ok(Some(state)) => {
+                assert_eq!(
+                    state,
+                    make_state(state.serial),
+                    "round {round}: not a whole state"
+                );
+                assert!(state.serial >= last_serial);
+                last_serial = state.serial;
+                if state.serial >= 2 {
+                    let bytes = fs::read(store.backup_path()).expect("the backup exists");
+                    let backup: State = serde_json::from_slice(&bytes).unwrap();
+                    assert!(
+                        backup.serial + 1 == state.serial || backup.serial == state.serial,
+                        "round {round}: backup {} for state {}",
+                        backup.serial,
+                        state.serial
+                    );
+                    assert_eq!(backup, make_state(backup.serial));
+                }
+            }
+            Ok(None) => assert_eq!(last_serial, 0, "round {round}: the state vanished"),
+            Err(err) => panic!("round {round}: {err}"),
+        }
+
+        // The killed writer's lock is left behind, and reported stale.
+        if let Some(holder) = store.lock_holder().unwrap() {
+            assert_eq!(holder.pid, child.id());
+            assert!(holder.is_stale());
+            assert!(matches!(
+                store.lock("check", None),
+                Err(StateError::Locked { stale: true, .. })
+            ));
+            store.force_unlock().unwrap();
+        }
+    }
+    println!(
+        "  {ROUNDS} rounds, reached serial {last_serial}, {killed_mid_write} kills left a temp file"
+    );
+    assert!(last_serial >= 10, "too few writes happened: {last_serial}");
+    assert!(killed_mid_write >= 1, "no kill landed during a write");
+
+    // The next writer cleans up what the killed ones left.
+    let lock = store.lock("orgform apply", None).unwrap();
+    lock.commit(&make_state(last_serial + 1)).unwrap();
+    drop(lock);
+    let names: BTreeSet<String> = fs::read_dir(&state_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["state.json".to_owned(), "state.json.backup".to_owned()])
+    );
+}
