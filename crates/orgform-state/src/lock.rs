@@ -15,8 +15,11 @@ use crate::fsio;
 use crate::state::{State, now_rfc3339};
 use crate::{StateLockInner, Store};
 
-/// How often a waiting [`Store::lock`] looks again.
-const POLL: Duration = Duration::from_millis(100);
+/// A waiting [`Store::lock`] looks again after this, then twice as long
+/// each time, up to [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(25);
+/// The longest pause between two looks at a held lock.
+const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// Who holds a lock: the content of the lock file (pretty JSON).
 ///
@@ -154,25 +157,29 @@ pub(crate) fn acquire(
     let holder = LockHolder::current(command);
     let bytes = encode_holder(&holder, lock_path)?;
     let start = Instant::now();
+    let mut poll = FIRST_POLL;
     loop {
-        if try_create(lock_path, &bytes)? {
-            return Ok(StateLock {
-                inner: StateLockInner {
-                    store: store.clone(),
-                    holder,
-                    released: false,
-                },
-            });
-        }
-        // Someone holds it; it may be released before it can be read.
-        let Some(current) = read_holder(lock_path)? else {
-            continue;
+        // Look before trying: no temp file is written while the lock is held.
+        let current = match read_holder(lock_path)? {
+            Some(current) => current,
+            None if try_create(lock_path, &bytes)? => {
+                return Ok(StateLock {
+                    inner: StateLockInner {
+                        store: store.clone(),
+                        holder,
+                        released: false,
+                    },
+                });
+            }
+            // Someone else took it in between: look again.
+            None => continue,
         };
         let stale = current.is_stale();
         let waited = start.elapsed();
         match wait {
             Some(limit) if !stale && waited < limit => {
-                thread::sleep(POLL.min(limit - waited));
+                thread::sleep(poll.min(limit - waited));
+                poll = (poll * 2).min(MAX_POLL);
             }
             _ => {
                 return Err(StateError::Locked {
