@@ -62,6 +62,9 @@ pub(crate) struct Snippet {
     pub text: String,
     /// How many characters to underline from the location's column (at least 1).
     pub len: u32,
+    /// The 1-based column of the location within `text` (differs from the
+    /// location's column when a long line is cut to a window).
+    pub col: u32,
 }
 
 /// One problem (or warning) found in a spec.
@@ -201,7 +204,7 @@ impl Diagnostic {
             reset = p.reset,
             bold = p.bold
         ));
-        let mut width = 0;
+        let mut width = 1;
         let snippets = std::iter::once((self.location.as_ref(), self.snippet.as_ref())).chain(
             self.related
                 .iter()
@@ -281,7 +284,7 @@ fn draw_snippet(
         p.reset,
         text.trim_end()
     ));
-    let lead = " ".repeat(loc.column.saturating_sub(1) as usize);
+    let lead = " ".repeat(s.col.saturating_sub(1) as usize);
     let marks: String = std::iter::repeat_n(mark, s.len.max(1) as usize).collect();
     let label = label.map(|l| format!(" {l}")).unwrap_or_default();
     out.push_str(&format!(

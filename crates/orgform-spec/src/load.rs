@@ -23,7 +23,7 @@ pub(crate) fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, 
     };
     let mut files = Files::default();
     for p in paths {
-        if let Some(text) = read_text(&p, options, files.files.len(), &mut diags) {
+        if let Some(text) = read_text(&p, options, &mut diags) {
             files.files.push(SourceFile::new(p, text));
         }
     }
@@ -168,12 +168,7 @@ fn io_message(e: &std::io::Error) -> String {
 }
 
 /// Reads one file as UTF-8 text, checking the size cap before reading.
-fn read_text(
-    path: &Path,
-    options: &LoadOptions,
-    index: usize,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<String> {
+fn read_text(path: &Path, options: &LoadOptions, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let unreadable = |e: std::io::Error| {
         Diagnostic::error(
             "unreadable",
@@ -270,7 +265,6 @@ fn read_text(
             .with_location(loc(1, 1)),
         );
     }
-    let _ = index;
     Some(text)
 }
 
@@ -337,7 +331,11 @@ fn merge(docs: Vec<Doc>, files: &Files, diags: &mut Vec<Diagnostic>) -> DesiredO
     org.attributes = attributes_set.flatten();
     org.external_groups = external_set.unwrap_or_default();
     org.safety = safety_set.unwrap_or_default();
-    if !version && !files.files.is_empty() && !diags.iter().any(|d| d.code == "unsupportedVersion")
+    if !version
+        && !files.files.is_empty()
+        && !diags
+            .iter()
+            .any(|d| matches!(d.code, "unsupportedVersion" | "emptyFile"))
     {
         let d = Diagnostic::error("missingVersion", "the spec has no `version`")
             .with_hint("add `version: 1` at the top of the spec");

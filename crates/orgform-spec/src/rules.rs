@@ -5,7 +5,7 @@
 //! check is linear in the size of the org: uniqueness and references use
 //! hash maps, the hierarchy check visits each group once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use orgform_model::{
     AccessList, DesiredGroup, DesiredOrg, DesiredUser, Kind, LimitName, MAX_LIMIT, ParentRef,
@@ -201,7 +201,7 @@ fn check_groups<'o>(
             if value.is_empty() && !c.bad(Kind::Group, i, path) {
                 let d = Diagnostic::error(
                     "missingField",
-                    format!("a group has no `{path}` (it is required){}", group_label(g)),
+                    format!("{} has no `{path}` (it is required)", group_label(g)),
                 )
                 .with_hint(format!("add `{path}: ...` to this group"));
                 let pos = c.at(Kind::Group, i, path);
@@ -314,14 +314,10 @@ fn check_groups<'o>(
 }
 
 fn group_label(g: &DesiredGroup) -> String {
-    if g.external_id.is_empty() {
-        if g.name.is_empty() {
-            String::new()
-        } else {
-            format!(" (name `{}`)", g.name)
-        }
-    } else {
-        format!(" (externalId `{}`)", g.external_id)
+    match (g.external_id.is_empty(), g.name.is_empty()) {
+        (false, _) => format!("group `{}`", g.external_id),
+        (true, false) => format!("the group named `{}`", g.name),
+        (true, true) => "a group".to_owned(),
     }
 }
 
@@ -404,7 +400,6 @@ fn check_users(
                 .collect()
         })
         .unwrap_or_default();
-    let mut warned_refs: HashSet<(&str, &str)> = HashSet::new();
     for (i, u) in users.iter().enumerate() {
         let who = if u.external_id.is_empty() {
             "a user".to_owned()
@@ -564,7 +559,6 @@ fn check_users(
                 let d = unknown_group(g, &format!("`{}` of {who}", list.path()), groups);
                 let pos = c.element(Kind::User, i, list.path(), g);
                 c.push(d, pos);
-                warned_refs.insert((list.field(), g));
             }
         }
         // Attributes.
@@ -666,7 +660,6 @@ fn check_users(
             }
         }
     }
-    let _ = warned_refs;
 }
 
 /// Why an email is not plausible, if it is not: exactly one `@`, a

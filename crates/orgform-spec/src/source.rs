@@ -82,14 +82,28 @@ impl Files {
     }
 
     fn snippet(&self, pos: Pos) -> Option<Snippet> {
-        let text = self
-            .files
-            .get(pos.file as usize)?
-            .line(pos.line)?
-            .to_owned();
+        /// Lines longer than this are cut to a window around the column.
+        const WIDE: usize = 160;
+        let line = self.files.get(pos.file as usize)?.line(pos.line)?;
+        let chars = line.chars().count();
+        let (text, col) = if chars > WIDE {
+            let start = (pos.col as usize).saturating_sub(61);
+            let mut t: String = line.chars().skip(start).take(120).collect();
+            let mut col = pos.col - u32::try_from(start).unwrap_or(0);
+            if start > 0 {
+                t.insert_str(0, "...");
+                col += 3;
+            }
+            if start + 120 < chars {
+                t.push_str("...");
+            }
+            (t, col)
+        } else {
+            (line.to_owned(), pos.col)
+        };
         let available = text.chars().count() as u32 + 1;
-        let len = pos.len.clamp(1, available.saturating_sub(pos.col).max(1));
-        Some(Snippet { text, len })
+        let len = pos.len.clamp(1, available.saturating_sub(col).max(1));
+        Some(Snippet { text, len, col })
     }
 
     /// Places a diagnostic at `pos`, with its source line.

@@ -289,6 +289,15 @@ impl<'a> Reader<'a> {
                         col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
                         len: 1,
                     };
+                    if e.info().contains("recursion limit") {
+                        return Err(self.fatal(
+                            "tooDeep",
+                            "the YAML nests too deeply".to_owned(),
+                            "a spec needs about 5 levels; this file is not an orgform spec, or \
+                             is broken",
+                            pos,
+                        ));
+                    }
                     return Err(self.fatal(
                         "yamlSyntax",
                         format!("YAML syntax error: {}", e.info()),
