@@ -337,8 +337,10 @@ mod tests {
         let mut u = DesiredUser::new("E1", "Ada", "Lovelace", "ada@example.com");
         u.protected = Some(true);
         org.users = Some(vec![u]);
-        let mut limits = Limits::default();
-        limits.max_users_deleted = 0;
+        let limits = Limits {
+            max_users_deleted: 0,
+            ..Limits::default()
+        };
         let req = OrganizationRequest::from_desired(&org, limits, false);
         let json = serde_json::to_value(&req).unwrap();
         assert_eq!(json["settings"]["validateOnly"], false);

@@ -1,0 +1,105 @@
+//! The API token: a secret that never prints.
+
+use std::fmt;
+
+use reqwest::header::HeaderValue;
+
+use crate::ClientError;
+
+/// The &frankly API token.
+///
+/// `Debug` and `Display` print `<redacted>`; there is no `Serialize`, no
+/// `PartialEq` and no public accessor, so the secret can only leave through
+/// the header [`Client`](crate::Client) sends it in.
+///
+/// ```
+/// use orgform_frankly::Token;
+/// let token = Token::new("s3cr3t".to_owned());
+/// assert_eq!(format!("{token} {token:?}"), "<redacted> <redacted>");
+/// ```
+#[derive(Clone)]
+pub struct Token {
+    secret: String,
+    /// The environment variable it came from, for error messages.
+    var: Option<String>,
+}
+
+impl Token {
+    /// A token given directly (tests, or a caller that read it elsewhere).
+    /// The value is used exactly as given.
+    pub fn new(secret: String) -> Token {
+        Token { secret, var: None }
+    }
+
+    /// Reads the token from the environment variable `var`.
+    ///
+    /// Surrounding whitespace is trimmed (a secret pasted with a trailing
+    /// newline is the common case; no valid token starts or ends with
+    /// whitespace). A variable that is missing, empty or only whitespace is
+    /// [`ClientError::MissingToken`]; one that is not UTF-8 or holds
+    /// characters an HTTP header cannot carry is
+    /// [`ClientError::MalformedToken`]. Errors name the variable, never its value.
+    pub fn from_env(var: &str) -> Result<Token, ClientError> {
+        if var.is_empty() || var.contains(['=', '\0']) {
+            return Err(ClientError::InvalidConfig {
+                reason: format!("`{var}` is not a valid environment variable name"),
+            });
+        }
+        let Some(raw) = std::env::var_os(var) else {
+            return Err(ClientError::MissingToken {
+                var: var.to_owned(),
+            });
+        };
+        let Some(text) = raw.to_str() else {
+            return Err(ClientError::MalformedToken {
+                var: var.to_owned(),
+            });
+        };
+        let secret = text.trim();
+        if secret.is_empty() {
+            return Err(ClientError::MissingToken {
+                var: var.to_owned(),
+            });
+        }
+        if HeaderValue::from_str(secret).is_err() {
+            return Err(ClientError::MalformedToken {
+                var: var.to_owned(),
+            });
+        }
+        Ok(Token {
+            secret: secret.to_owned(),
+            var: Some(var.to_owned()),
+        })
+    }
+
+    /// The secret, for the header and for redaction. Crate-private on purpose.
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The environment variable it came from; empty for [`Token::new`].
+    pub(crate) fn var(&self) -> &str {
+        self.var.as_deref().unwrap_or("")
+    }
+
+    /// `text` with every occurrence of the secret replaced by `<redacted>`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        if self.secret.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(&self.secret, "<redacted>")
+        }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
