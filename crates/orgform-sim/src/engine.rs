@@ -211,29 +211,65 @@ fn wire_list(a: &WireAccessInfo, which: AccessList) -> Option<&Vec<String>> {
     }
 }
 
-/// `null` where the API expects a list or an object is an error, never a
-/// silent "omitted" (serde would read it as absent).
-fn null_errors(body: &Value) -> Vec<ApiError> {
+/// Checks the body's shape before serde reads it: objects where the API
+/// has objects (serde would also read a struct from a JSON array), lists
+/// where it has lists. `null` where a list or object is expected is an
+/// error, never a silent "omitted" (serde would read it as absent).
+///
+/// Returns the problems and whether the body is too malformed to go on
+/// (a `null` is not: the rest of the request can still be checked).
+fn shape_errors(body: &Value) -> (Vec<ApiError>, bool) {
     let mut errors = Vec::new();
-    let Some(data) = body.get("data") else {
-        return errors;
+    let mut fatal = false;
+    let mut wrong = |errors: &mut Vec<ApiError>, message: String| {
+        fatal = true;
+        errors.push(invalid(None, message));
+    };
+    let Some(root) = body.as_object() else {
+        wrong(
+            &mut errors,
+            "the body must be a JSON object with `settings` and `data`".to_owned(),
+        );
+        return (errors, fatal);
+    };
+    for key in ["settings", "data"] {
+        if root.get(key).is_some_and(|v| !v.is_object()) {
+            wrong(&mut errors, format!("`{key}` must be an object"));
+        }
+    }
+    let Some(data) = root.get("data").and_then(Value::as_object) else {
+        return (errors, fatal);
     };
     for kind in ["users", "groups"] {
-        if data.get(kind).is_some_and(Value::is_null) {
-            errors.push(invalid(
+        match data.get(kind) {
+            None => {}
+            Some(Value::Null) => errors.push(invalid(
                 None,
                 format!(
                     "`data.{kind}` is null; omit the key to leave {kind} unmanaged, or send [] to delete every managed one"
                 ),
-            ));
+            )),
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_object() {
+                        wrong(&mut errors, format!("`data.{kind}[{i}]` must be an object"));
+                    }
+                }
+            }
+            Some(_) => wrong(&mut errors, format!("`data.{kind}` must be a list")),
         }
     }
     let users = data.get("users").and_then(Value::as_array);
     for user in users.into_iter().flatten() {
         let id = user.get("externalId").and_then(Value::as_str);
         for key in ["accessInfo", "externalProperties"] {
-            if user.get(key).is_some_and(Value::is_null) {
-                errors.push(invalid(id, format!("`{key}` is null; omit it instead")));
+            match user.get(key) {
+                None => {}
+                Some(Value::Null) => {
+                    errors.push(invalid(id, format!("`{key}` is null; omit it instead")));
+                }
+                Some(Value::Object(_)) => {}
+                Some(_) => wrong(&mut errors, format!("`{key}` must be an object")),
             }
         }
         if let Some(access) = user.get("accessInfo") {
@@ -250,7 +286,7 @@ fn null_errors(body: &Value) -> Vec<ApiError> {
             }
         }
     }
-    errors
+    (errors, fatal)
 }
 
 /// What one kind's counts are, and whether the kind was sent.
@@ -289,7 +325,10 @@ pub(crate) fn process(
 ) -> Result<Outcome, Vec<ApiError>> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| vec![invalid(None, format!("the body is not valid JSON: {e}"))])?;
-    let mut errors = null_errors(&value);
+    let (mut errors, fatal) = shape_errors(&value);
+    if fatal {
+        return Err(errors);
+    }
     let request: OrganizationRequest = match serde_json::from_value(value) {
         Ok(r) => r,
         Err(e) => {
@@ -303,25 +342,50 @@ pub(crate) fn process(
     let mut check = Checker {
         account,
         current,
-        errors,
+        section: Section::Request,
+        errors: errors.into_iter().map(|e| (Section::Request, e)).collect(),
     };
     let outcome = check.run(&request);
     if check.errors.is_empty() {
-        Ok(outcome)
-    } else {
-        Err(check.errors)
+        return Ok(outcome);
     }
+    // The answer's order: the request as a whole, then groups, then users
+    // (each by externalId, a record's problems in the order found), then
+    // the limits in their fixed order.
+    check.errors.sort_by(|(sa, a), (sb, b)| {
+        let key = |s: &Section, e: &ApiError| match s {
+            Section::Groups | Section::Users => e.external_id.clone().unwrap_or_default(),
+            Section::Request | Section::Limits => String::new(),
+        };
+        sa.cmp(sb).then_with(|| key(sa, a).cmp(&key(sb, b)))
+    });
+    Err(check.errors.into_iter().map(|(_, e)| e).collect())
+}
+
+/// Which part of the request a problem is about (the answer's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Request,
+    Groups,
+    Users,
+    Limits,
 }
 
 struct Checker<'a> {
     account: &'a Account,
     current: &'a Managed,
-    errors: Vec<ApiError>,
+    /// The part being checked, recorded with each problem.
+    section: Section,
+    errors: Vec<(Section, ApiError)>,
 }
 
 impl Checker<'_> {
+    fn add(&mut self, e: ApiError) {
+        self.errors.push((self.section, e));
+    }
+
     fn push(&mut self, code: &str, external_id: Option<&str>, message: String) {
-        self.errors.push(error(code, external_id, message));
+        self.add(error(code, external_id, message));
     }
 
     fn run(&mut self, request: &OrganizationRequest) -> Outcome {
@@ -330,7 +394,9 @@ impl Checker<'_> {
         let force_language = settings.force_set_language.unwrap_or(false);
         let limits = self.limits(settings);
 
+        self.section = Section::Groups;
         let groups_req = request.data.groups.as_ref().map(|gs| self.index_groups(gs));
+        self.section = Section::Users;
         let users_req = request.data.users.as_ref().map(|us| self.index_users(us));
 
         // Groups: the request's, or (not sent) the current ones untouched.
@@ -352,7 +418,9 @@ impl Checker<'_> {
             .map(String::as_str)
             .collect();
         if let Some(req) = &groups_req {
+            self.section = Section::Groups;
             self.check_groups(req, &next_groups, &deleted_groups);
+            self.section = Section::Users;
         }
 
         let account = self.account;
@@ -397,6 +465,7 @@ impl Checker<'_> {
             users: count(users_req.is_some(), &self.current.users, &next_users),
             groups: count(groups_req.is_some(), &self.current.groups, &next_groups),
         };
+        self.section = Section::Limits;
         self.check_limits(&limits, &response);
         Outcome {
             response,
@@ -420,7 +489,7 @@ impl Checker<'_> {
                     Ok(v) if v <= MAX_LIMIT => {
                         out.insert(name, v);
                     }
-                    _ => self.errors.push(ApiError {
+                    _ => self.add(ApiError {
                         setting: Some(name.as_str().to_owned()),
                         limit: Some(v),
                         ..invalid(
@@ -445,7 +514,7 @@ impl Checker<'_> {
                 LimitName::GroupsDeleted => r.groups.deleted,
             };
             if requested > u64::from(*limit) {
-                self.errors.push(ApiError {
+                self.add(ApiError {
                     setting: Some(name.as_str().to_owned()),
                     limit: Some((*limit).into()),
                     requested: Some(requested),
@@ -453,7 +522,14 @@ impl Checker<'_> {
                         codes::LIMIT_EXCEEDED,
                         None,
                         format!(
-                            "the request would need `{name}` = {requested}, but it is {limit}; nothing was changed"
+                            "the request {} {requested} {}{}, more than `{name}` ({limit}); nothing was changed",
+                            match name {
+                                LimitName::UsersCreated | LimitName::GroupsCreated => "creates",
+                                LimitName::UsersUpdated | LimitName::GroupsUpdated => "updates",
+                                LimitName::UsersDeleted | LimitName::GroupsDeleted => "deletes",
+                            },
+                            name.kind(),
+                            if requested == 1 { "" } else { "s" },
                         ),
                     )
                 });
