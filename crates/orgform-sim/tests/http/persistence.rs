@@ -215,3 +215,30 @@ async fn the_token_never_shows_in_debug_output() {
     let sim = Sim::start().await;
     assert!(!format!("{:?}", sim.handle).contains(TOKEN));
 }
+
+#[tokio::test]
+async fn a_plain_http_1_0_client_gets_an_answer_and_a_closed_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = Sim::start().await;
+    sim.apply(json!({"users": [user("A", "Ann")]})).await;
+    let addr = sim.handle.addr();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET /v1/organization HTTP/1.0\r\nHost: {addr}\r\nAuthorization: {TOKEN}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("the server closes the connection after answering")
+    .unwrap();
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    let data: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(data["users"][0]["externalId"], "A");
+}
