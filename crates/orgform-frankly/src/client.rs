@@ -647,34 +647,28 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// The error and its causes, outermost first. `io::Error::source` skips
+/// the error an `io::Error` wraps, so this looks inside with `get_ref`.
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |err| match err.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => err.source(),
+    })
+}
+
 /// The deepest cause's message: the OS or protocol error, without the URL
 /// that reqwest's own message adds.
 fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
+    causes(e).last().map(|c| c.to_string()).unwrap_or_default()
 }
 
 /// The rustls error somewhere in the chain (a certificate problem), if any.
 fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut current: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        // io::Error::source skips the error it wraps; look inside.
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner);
-        }
-        current = err.source();
-    }
-    None
+    causes(e).find_map(|c| c.downcast_ref::<rustls::Error>())
 }
 
 fn mentions_token(text: &str) -> bool {

@@ -45,7 +45,12 @@ impl Token {
                 reason: format!("`{var}` is not a valid environment variable name"),
             });
         }
-        let Some(raw) = std::env::var_os(var) else {
+        Token::from_var_value(var, std::env::var_os(var))
+    }
+
+    /// [`Token::from_env`]'s rules on a value already read.
+    fn from_var_value(var: &str, raw: Option<std::ffi::OsString>) -> Result<Token, ClientError> {
+        let Some(raw) = raw else {
             return Err(ClientError::MissingToken {
                 var: var.to_owned(),
             });
@@ -101,5 +106,78 @@ impl fmt::Debug for Token {
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    const VAR: &str = "ORGFORM_TEST_TOKEN";
+
+    fn read(value: Option<&str>) -> Result<Token, ClientError> {
+        Token::from_var_value(VAR, value.map(OsString::from))
+    }
+
+    #[test]
+    fn missing_empty_and_blank_values_name_the_variable() {
+        for value in [None, Some(""), Some("  \n")] {
+            let err = read(value).unwrap_err();
+            assert!(
+                matches!(&err, ClientError::MissingToken { var } if var == VAR),
+                "{value:?}: {err:?}"
+            );
+            assert!(err.to_string().contains("`ORGFORM_TEST_TOKEN`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_trimmed_and_inner_control_characters_refused() {
+        let token = read(Some("  tok-123\n")).unwrap();
+        assert_eq!(token.secret(), "tok-123");
+        assert_eq!(token.var(), VAR);
+
+        let err = read(Some("zq9\nx7")).unwrap_err();
+        assert!(
+            matches!(&err, ClientError::MalformedToken { var } if var == VAR),
+            "{err:?}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains("zq9") && !text.contains("x7"),
+            "the value never shows: {text}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_value_that_is_not_utf8_is_malformed() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = OsString::from_vec(vec![b't', 0xff, b'k']);
+        let err = Token::from_var_value(VAR, Some(raw)).unwrap_err();
+        assert!(matches!(err, ClientError::MalformedToken { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn from_env_reads_a_missing_variable_and_rejects_bad_names() {
+        let err = Token::from_env("ORGFORM_FRANKLY_SURELY_UNSET_4F1C").unwrap_err();
+        assert!(matches!(err, ClientError::MissingToken { .. }), "{err:?}");
+        for bad in ["", "A=B"] {
+            let err = Token::from_env(bad).unwrap_err();
+            assert!(
+                matches!(err, ClientError::InvalidConfig { .. }),
+                "{bad:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_every_occurrence() {
+        let token = Token::new("abc".into());
+        assert_eq!(token.redact("xabcyabc"), "x<redacted>y<redacted>");
+        assert_eq!(format!("{token:?}/{token}"), "<redacted>/<redacted>");
+        assert_eq!(Token::new(String::new()).redact("text"), "text");
     }
 }
