@@ -1,0 +1,247 @@
+//! The command line, as clap types. Every command's `--help` carries a short example.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Terraform-style plan/apply for the users and groups of an &frankly organization.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orgform",
+    version,
+    about,
+    long_about = "Terraform-style plan/apply for the users and groups of an &frankly organization.\n\n\
+        Keep your people and org structure as a YAML spec in Git; orgform diffs it against the \
+        last applied state, shows a create/update/delete plan, checks it against safety limits \
+        and the group hierarchy, and applies it through the &frankly organization API.",
+    after_help = "Examples:\n  orgform validate specs/acme\n  orgform plan specs/acme --out acme.orgplan\n  orgform apply acme.orgplan"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a spec: every problem at once, each with file:line:column and a hint.
+    #[command(after_help = "Example:\n  orgform validate specs/acme --format json")]
+    Validate(ValidateArgs),
+    /// Show what apply would change, without changing anything.
+    #[command(
+        after_help = "Examples:\n  orgform plan specs/acme\n  orgform plan specs/acme --format json --out acme.orgplan\n  orgform plan --detailed-exitcode   # exit 0: no changes, 2: changes, 1: error"
+    )]
+    Plan(PlanArgs),
+    /// Apply a spec or a saved plan to &frankly, after showing the plan.
+    #[command(
+        after_help = "Examples:\n  orgform apply specs/acme\n  orgform apply acme.orgplan --auto-approve\n  FRANKLY_API_TOKEN=… orgform apply --endpoint http://127.0.0.1:8080/v1/organization"
+    )]
+    Apply(ApplyArgs),
+    /// Render a saved plan.
+    #[command(after_help = "Example:\n  orgform show acme.orgplan --format markdown")]
+    Show(ShowArgs),
+    /// Inspect the last applied state.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  orgform state show\n  orgform state list"
+    )]
+    State(StateCommand),
+    /// Remove a state lock left behind by a crashed run.
+    #[command(after_help = "Example:\n  orgform force-unlock --state .orgform/state.json")]
+    ForceUnlock(ForceUnlockArgs),
+    /// Run a local emulator of the &frankly organization API.
+    #[command(
+        after_help = "Example:\n  orgform sim --listen 127.0.0.1:0 --token-env SIM_TOKEN --data sim.json"
+    )]
+    Sim(SimArgs),
+    /// Print the JSON Schema of the spec, for editors.
+    #[command(after_help = "Example:\n  orgform schema > orgform.schema.json")]
+    Schema,
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  orgform completions bash > /etc/bash_completion.d/orgform")]
+    Completions(CompletionsArgs),
+}
+
+/// Where the state lives.
+#[derive(Debug, Args, Clone)]
+pub struct StateArg {
+    /// The state file [default: $ORGFORM_STATE, else ./.orgform/state.json].
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+/// `orgform validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A spec file, or a directory of *.yaml/*.yml files.
+    #[arg(value_name = "SPEC", default_value = "orgform.yaml")]
+    pub spec: PathBuf,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+    pub format: DiagnosticFormat,
+}
+
+/// Diagnostic output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// For people: rustc-like, with the offending snippet.
+    Text,
+    /// For machines.
+    Json,
+}
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like, for terminals.
+    Text,
+    /// For pull-request comments.
+    Markdown,
+    /// The versioned JSON contract.
+    Json,
+    /// A unified diff of the effective state against the desired org.
+    Diff,
+}
+
+/// `orgform plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A spec file, or a directory of *.yaml/*.yml files.
+    #[arg(value_name = "SPEC", default_value = "orgform.yaml")]
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub state: StateArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Save the plan, to apply exactly it later with `orgform apply PLANFILE`.
+    #[arg(long, value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Pass client-side safety thresholds knowingly (never a protected record or an API limit).
+    #[arg(long)]
+    pub force: bool,
+    /// Also send the plan to the server with validateOnly and compare its counts (drift).
+    #[arg(long)]
+    pub preflight: bool,
+    /// The endpoint for --preflight [default: the spec's target.endpoint, else &frankly's].
+    #[arg(long, value_name = "URL", requires = "preflight")]
+    pub endpoint: Option<String>,
+    /// Mask emails, phones, names and attribute values in every output.
+    #[arg(long)]
+    pub redact: bool,
+    /// Write a CSV of every user or group to be deleted or deactivated.
+    #[arg(long, value_name = "FILE")]
+    pub deletions_report: Option<PathBuf>,
+}
+
+/// `orgform apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A spec (file or directory), or a plan saved with `orgform plan --out`.
+    #[arg(value_name = "SPEC|PLANFILE", default_value = "orgform.yaml")]
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub state: StateArg,
+    /// Apply without asking for confirmation (required without a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The organization endpoint [default: the spec's target.endpoint, else &frankly's].
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Send this state's records to an endpoint other than the one it was applied to.
+    #[arg(long)]
+    pub endpoint_moved: bool,
+    /// Pass client-side safety thresholds knowingly (recorded in the history).
+    #[arg(long)]
+    pub force: bool,
+    /// Wait this long for the state lock instead of failing at once (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<Duration>,
+    /// Retries of timeouts, connection errors and 5xx [default: the spec's target.maxRetries, else 4].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Total time all retries of one request may take (e.g. 60s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_budget: Option<Duration>,
+    /// Time to wait for one request (e.g. 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+}
+
+/// `orgform show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `orgform plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub planfile: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Mask emails, phones, names and attribute values.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+/// `orgform state …`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Serial, lineage, counts and the last apply.
+    Show(StateArg),
+    /// The managed users and groups.
+    List(StateArg),
+}
+
+/// `orgform force-unlock`.
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    #[command(flatten)]
+    pub state: StateArg,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// `orgform sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The address to listen on; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The token clients must send (prefer --token-env: arguments are visible to other users).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        conflicts_with = "token_env",
+        required_unless_present = "token_env"
+    )]
+    pub token: Option<String>,
+    /// The environment variable holding the token.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Persist the emulator's data to this file (loaded at start when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// A JSON fixture of the account: manual users and groups, attributes, other companies' emails.
+    #[arg(long, value_name = "FILE")]
+    pub fixture: Option<PathBuf>,
+    /// Inject a fault: latency=200ms, fail=3 (next 3 answer 503), drop-after-commit=1.
+    #[arg(long, value_name = "FAULT")]
+    pub fault: Vec<String>,
+}
+
+/// `orgform completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 30s, 2m)"))
+}

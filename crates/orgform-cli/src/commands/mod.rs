@@ -1,0 +1,69 @@
+//! One module per command. Each `run` returns the exit code, or an error
+//! that `main` prints with its cause chain (exit 1).
+
+pub mod apply;
+pub mod plan;
+pub mod schema;
+pub mod show;
+pub mod sim;
+pub mod state;
+pub mod validate;
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use orgform_model::EffectiveOrg;
+use orgform_spec::{LoadOptions, ValidatedSpec};
+use orgform_state::{State, Store};
+
+use crate::output;
+
+/// Loads and validates a spec; diagnostics (errors and warnings) go to
+/// stderr, and an invalid spec is an error.
+pub fn load_spec(path: &Path) -> anyhow::Result<ValidatedSpec> {
+    match orgform_spec::load(path, &LoadOptions::default()) {
+        Ok(spec) => {
+            if !spec.warnings().is_empty() {
+                output::print_stderr(&spec.warnings().render(output::stderr_color()));
+            }
+            Ok(spec)
+        }
+        Err(diags) => {
+            output::print_stderr(&diags.render(output::stderr_color()));
+            let errors = diags.iter().filter(|d| d.severity.is_error()).count();
+            bail!(
+                "spec `{}` is invalid ({errors} error{}); nothing was planned or sent",
+                path.display(),
+                if errors == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+/// The state store chosen by `--state`, `ORGFORM_STATE` or the default path.
+pub fn store(flag: Option<&Path>) -> Store {
+    Store::new(orgform_state::resolve_path(flag))
+}
+
+/// Reads the state (no lock: reading is safe, writes are atomic).
+pub fn load_state(store: &Store) -> anyhow::Result<Option<State>> {
+    store
+        .load()
+        .with_context(|| format!("cannot read the state `{}`", store.path().display()))
+}
+
+/// The planner's view of a state; `empty` stands in when there is none.
+pub fn base<'a>(state: Option<&'a State>, empty: &'a EffectiveOrg) -> orgform_plan::Base<'a> {
+    match state {
+        Some(s) => orgform_plan::Base {
+            lineage: Some(&s.lineage),
+            serial: s.serial,
+            org: &s.org,
+        },
+        None => orgform_plan::Base {
+            lineage: None,
+            serial: 0,
+            org: empty,
+        },
+    }
+}

@@ -1,0 +1,52 @@
+//! `orgform validate`: every diagnostic at once; exit 0 when valid, 1 otherwise.
+
+use std::process::ExitCode;
+
+use orgform_spec::LoadOptions;
+
+use crate::args::{DiagnosticFormat, ValidateArgs};
+use crate::output;
+
+/// Runs `orgform validate`.
+pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let result = orgform_spec::load(&args.spec, &LoadOptions::default());
+    let (valid, diagnostics) = match &result {
+        Ok(spec) => (true, spec.warnings()),
+        Err(diags) => (false, diags),
+    };
+    match args.format {
+        DiagnosticFormat::Json => {
+            let doc = serde_json::json!({
+                "formatVersion": 1,
+                "valid": valid,
+                "diagnostics": diagnostics.to_json(),
+            });
+            output::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        }
+        DiagnosticFormat::Text => {
+            if !diagnostics.is_empty() {
+                output::print_stderr(&diagnostics.render(output::stderr_color()));
+            }
+            if let Ok(spec) = &result {
+                let org = spec.org();
+                let users = org
+                    .users
+                    .as_ref()
+                    .map_or("not managed".to_owned(), |u| u.len().to_string());
+                let groups = org
+                    .groups
+                    .as_ref()
+                    .map_or("not managed".to_owned(), |g| g.len().to_string());
+                output::print_stdout(&format!(
+                    "The spec `{}` is valid (users: {users}, groups: {groups}).\n",
+                    args.spec.display()
+                ))?;
+            }
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,55 @@
+//! The printer: colour decisions, error chains, and writes that treat a
+//! closed pipe as the end of the conversation rather than a failure.
+
+use std::io::{self, IsTerminal, Write};
+
+/// Whether `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Colour on stdout: only on a terminal, and never with `NO_COLOR`.
+pub fn stdout_color() -> bool {
+    !no_color() && io::stdout().is_terminal()
+}
+
+/// Colour on stderr: only on a terminal, and never with `NO_COLOR`.
+pub fn stderr_color() -> bool {
+    !no_color() && io::stderr().is_terminal()
+}
+
+/// Writes all of `text` to stdout.
+pub fn print_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes all of `text` to stderr, ignoring failures (there is nowhere left to report them).
+pub fn print_stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// Prints an error and its cause chain, one cause a line.
+pub fn print_error(err: &anyhow::Error) {
+    let (red, bold, reset) = if stderr_color() {
+        ("\x1b[1;31m", "\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    let mut text = format!("{red}error{reset}{bold}: {err}{reset}\n");
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("  caused by: {cause}\n"));
+    }
+    print_stderr(&text);
+}
+
+/// Whether an error is a write to a pipe whose reader has gone.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

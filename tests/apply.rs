@@ -1,0 +1,397 @@
+//! End to end: the real binary applies specs to the real emulator over HTTP
+//! on 127.0.0.1 (issue 6), and after every successful apply a new plan is
+//! empty (`plan --detailed-exitcode` exits 0).
+
+mod common;
+
+use common::{Sim, TOKEN, Work};
+use serde_json::Value;
+
+const ABC: &str = r#"version: 1
+users:
+  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
+  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
+  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}
+"#;
+
+const ABD: &str = r#"version: 1
+users:
+  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
+  - {externalId: B, firstName: Bobby, lastName: Birch, email: bobby@example.com}
+  - {externalId: D, firstName: Dan, lastName: Dogwood, email: dan@example.com}
+"#;
+
+fn apply(work: &Work, sim: &Sim, spec: &str) -> common::Run {
+    work.run(&["apply", spec, "--auto-approve", "--endpoint", &sim.url])
+}
+
+/// After a successful apply, planning the same spec again shows nothing to do.
+#[track_caller]
+fn assert_converged(work: &Work, spec: &str) {
+    work.run(&["plan", spec, "--detailed-exitcode"])
+        .expect_code(0);
+}
+
+fn managed_users(sim: &Sim) -> Vec<Value> {
+    let data = sim.data();
+    data["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| u["managed"] == Value::Bool(true))
+        .cloned()
+        .collect()
+}
+
+fn state_json(work: &Work) -> Value {
+    serde_json::from_slice(&std::fs::read(work.state()).expect("state file")).expect("state JSON")
+}
+
+#[test]
+fn first_apply_of_acme_then_nothing_to_do() {
+    let sim = Sim::acme();
+    let work = Work::new();
+    let acme = common::root().join("specs/acme");
+    let acme = acme.to_str().expect("utf-8 path");
+    let run = apply(&work, &sim, acme);
+    run.expect_code(0);
+    assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
+    let state = state_json(&work);
+    assert_eq!(state["serial"], 1);
+    let users = state["org"]["users"]
+        .as_object()
+        .expect("users in state")
+        .len();
+    assert!(users >= 50, "acme has about 60 people, state has {users}");
+    assert_eq!(
+        managed_users(&sim).len(),
+        users,
+        "the emulator holds what the state says"
+    );
+    let manual = sim.data()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "morgan.manual@example.com")
+        .cloned()
+        .expect("the manual user is still there");
+    assert_eq!(manual["managed"], false);
+    assert_eq!(
+        manual["firstName"], "Morgan",
+        "manual users are never touched"
+    );
+    assert_converged(&work, acme);
+}
+
+#[test]
+fn full_sync_cycle_renames_removes_and_adds() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abd = work.spec("abd.yaml", ABD);
+    apply(&work, &sim, abc.to_str().unwrap()).expect_code(0);
+    assert_converged(&work, abc.to_str().unwrap());
+
+    let plan = work.run(&["plan", abd.to_str().unwrap(), "--format", "json"]);
+    plan.expect_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout()).expect("JSON plan");
+    let actions: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().into(),
+                c["externalId"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    // Apply order: user creates, then updates, then deletes.
+    let expected = [("create", "D"), ("update", "B"), ("delete", "C")];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, i)| ((*a).to_owned(), (*i).to_owned()))
+        .collect();
+    assert_eq!(actions, expected);
+
+    apply(&work, &sim, abd.to_str().unwrap()).expect_code(0);
+    let users = managed_users(&sim);
+    let ids: Vec<&str> = users
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["A", "B", "D"]);
+    let bob = users.iter().find(|u| u["externalId"] == "B").unwrap();
+    assert_eq!(
+        bob["firstName"], "Bobby",
+        "B renamed in place, not recreated"
+    );
+    assert_eq!(state_json(&work)["serial"], 2);
+    assert_converged(&work, abd.to_str().unwrap());
+}
+
+#[test]
+fn missing_and_wrong_tokens_write_no_state() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abc = abc.to_str().unwrap();
+
+    let run = work.run_env(
+        &["apply", abc, "--auto-approve", "--endpoint", &sim.url],
+        &[],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("FRANKLY_API_TOKEN"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!work.state().exists(), "no state after a missing token");
+
+    let run = work.run_env(
+        &["apply", abc, "--auto-approve", "--endpoint", &sim.url],
+        &[("FRANKLY_API_TOKEN", "not-the-token")],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr().to_lowercase().contains("token"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!work.state().exists(), "no state after a wrong token");
+    assert!(
+        managed_users(&sim).is_empty(),
+        "nothing reached the emulator's data"
+    );
+}
+
+#[test]
+fn apply_without_terminal_or_approval_refuses() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let run = work.run(&["apply", abc.to_str().unwrap(), "--endpoint", &sim.url]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("--auto-approve"), "{}", run.stderr());
+    assert!(!work.state().exists());
+    assert!(managed_users(&sim).is_empty());
+}
+
+#[test]
+fn the_token_never_leaves_the_environment() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abc = abc.to_str().unwrap();
+    let plan_file = work.path().join("abc.orgplan");
+    let mut seen = String::new();
+    for args in [
+        vec!["plan", abc, "--out", plan_file.to_str().unwrap()],
+        vec![
+            "apply",
+            plan_file.to_str().unwrap(),
+            "--auto-approve",
+            "--endpoint",
+            &sim.url,
+        ],
+        vec!["apply", abc, "--auto-approve", "--endpoint", &sim.url],
+        vec!["state", "show"],
+    ] {
+        let run = work.run_env(
+            &args,
+            &[("FRANKLY_API_TOKEN", TOKEN), ("RUST_LOG", "trace")],
+        );
+        seen.push_str(&run.stdout());
+        seen.push_str(&run.stderr());
+    }
+    // A failing apply too (wrong endpoint path answers an error).
+    let bad = format!("{}-nope", sim.url);
+    let run = work.run_env(
+        &[
+            "apply",
+            abc,
+            "--auto-approve",
+            "--endpoint",
+            &bad,
+            "--endpoint-moved",
+        ],
+        &[("FRANKLY_API_TOKEN", TOKEN), ("RUST_LOG", "trace")],
+    );
+    seen.push_str(&run.stdout());
+    seen.push_str(&run.stderr());
+    assert!(
+        seen.contains("TRACE") || seen.contains("DEBUG"),
+        "debug logs were on"
+    );
+    assert!(!seen.contains(TOKEN), "the token leaked into output");
+    for entry in walk(work.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "the token leaked into `{}`",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+const TREE: &str = r#"version: 1
+groups:
+  - {externalId: ORG, name: Acme}
+  - {externalId: SALES, name: Sales, parent: ORG}
+  - {externalId: EAST, name: East, parent: ORG}
+  - {externalId: BDR, name: BDR, parent: SALES}
+users:
+  - externalId: A
+    firstName: Ann
+    lastName: Ash
+    email: ann@example.com
+    accessInfo: {memberOf: [BDR]}
+  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
+"#;
+
+#[test]
+fn deactivation_and_reparenting_are_updates() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let tree = work.spec("tree.yaml", TREE);
+    apply(&work, &sim, tree.to_str().unwrap()).expect_code(0);
+    assert_converged(&work, tree.to_str().unwrap());
+
+    let moved = TREE
+        .replace("{externalId: BDR, name: BDR, parent: SALES}", "{externalId: BDR, name: BDR, parent: EAST}")
+        .replace(
+            "{externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}",
+            "{externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com, active: false}",
+        );
+    let moved = work.spec("moved.yaml", &moved);
+    let plan = work.run(&["plan", moved.to_str().unwrap(), "--format", "json"]);
+    plan.expect_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout()).unwrap();
+    assert_eq!(plan["summary"]["users"]["update"], 1);
+    assert_eq!(
+        plan["summary"]["users"]["delete"], 0,
+        "deactivation is not a deletion"
+    );
+    assert_eq!(plan["summary"]["groups"]["update"], 1);
+
+    apply(&work, &sim, moved.to_str().unwrap()).expect_code(0);
+    let data = sim.data();
+    let bdr = data["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["externalId"] == "BDR")
+        .unwrap();
+    assert_eq!(bdr["parent"], "EAST");
+    let bob = data["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["externalId"] == "B")
+        .unwrap();
+    assert_eq!(bob["active"], false);
+    assert_converged(&work, moved.to_str().unwrap());
+}
+
+#[test]
+fn a_blocked_plan_is_refused_and_nothing_is_sent() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let spec = work.spec(
+        "limited.yaml",
+        &ABC.replace(
+            "version: 1\n",
+            "version: 1\nsettings:\n  maxUsersCreated: 2\n",
+        ),
+    );
+    let plan = work.run(&["plan", spec.to_str().unwrap(), "--format", "json"]);
+    plan.expect_code(1);
+    let json: Value = serde_json::from_str(&plan.stdout()).unwrap();
+    assert_eq!(json["blocked"], true);
+    assert!(!json["blockedReasons"].as_array().unwrap().is_empty());
+
+    let run = apply(&work, &sim, spec.to_str().unwrap());
+    run.expect_code(1);
+    assert!(run.stderr().contains("blocked"), "{}", run.stderr());
+    assert!(!work.state().exists());
+    assert!(managed_users(&sim).is_empty());
+}
+
+#[test]
+fn a_saved_plan_applies_what_was_reviewed_and_goes_stale_after() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let spec = work.spec("org.yaml", ABC);
+    let first = work.path().join("first.orgplan");
+    let second = work.path().join("second.orgplan");
+    work.run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--out",
+        first.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    work.run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--out",
+        second.to_str().unwrap(),
+    ])
+    .expect_code(0);
+
+    // The spec changes after review: the saved plan still applies what was reviewed.
+    std::fs::write(&spec, ABD).unwrap();
+    apply(&work, &sim, first.to_str().unwrap()).expect_code(0);
+    let ids: Vec<String> = managed_users(&sim)
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["A", "B", "C"],
+        "the reviewed org, not the edited spec"
+    );
+
+    // The second plan was made against the empty state, which has moved on.
+    let run = apply(&work, &sim, second.to_str().unwrap());
+    run.expect_code(1);
+    assert!(run.stderr().contains("stale"), "{}", run.stderr());
+    assert_eq!(state_json(&work)["serial"], 1);
+}
+
+#[test]
+fn lost_state_and_a_shrunk_spec_cannot_delete_unseen_users() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    apply(&work, &sim, abc.to_str().unwrap()).expect_code(0);
+    std::fs::remove_dir_all(work.path().join(".orgform")).unwrap();
+
+    // Without the state, the plan sees no deletions: the server must refuse C's.
+    let shrunk = work.spec(
+        "ab.yaml",
+        &ABC.replace(
+            "  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}\n",
+            "",
+        ),
+    );
+    let run = apply(&work, &sim, shrunk.to_str().unwrap());
+    run.expect_code(1);
+    assert!(run.stderr().contains("limitExceeded"), "{}", run.stderr());
+    assert!(!work.state().exists(), "nothing written");
+    assert_eq!(managed_users(&sim).len(), 3, "C is still there");
+}
