@@ -240,6 +240,7 @@ impl Client {
                 Outcome::Done(status, result) => {
                     tracing::debug!(
                         endpoint = %self.url,
+                        validate_only = sent_validate_only,
                         attempt,
                         max_attempts,
                         status,
@@ -252,6 +253,7 @@ impl Client {
                 Outcome::Fatal(cause) => {
                     tracing::debug!(
                         endpoint = %self.url,
+                        validate_only = sent_validate_only,
                         attempt,
                         max_attempts,
                         elapsed_ms,
@@ -267,6 +269,7 @@ impl Client {
             };
             tracing::debug!(
                 endpoint = %self.url,
+                validate_only = sent_validate_only,
                 attempt,
                 max_attempts,
                 status = transient.failure.status(),
@@ -291,7 +294,11 @@ impl Client {
                     out_of_time = !in_budget,
                     "no more retries"
                 );
-                return Err(transient.failure.into_error(attempt, maybe_reached));
+                return Err(transient.failure.into_error(
+                    attempt,
+                    maybe_reached,
+                    self.request_timeout,
+                ));
             }
             let event = RetryEvent {
                 attempt: attempt + 1,
@@ -529,17 +536,15 @@ impl Failure {
                 "no answer within {} (the server may have applied it)",
                 short_duration(timeout)
             ),
-            Failure::Dropped(d) => {
-                format!(
-                    "the connection closed before an answer ({d}; the server may have applied it)"
-                )
-            }
+            Failure::Dropped(d) => format!(
+                "the connection failed before an answer came: {d} (the server may have applied it)"
+            ),
             Failure::Status(s) => format!("server answered {s}"),
         }
     }
 
     /// The error once no retry is left; `maybe_reached` covers every attempt.
-    fn into_error(self, attempts: u32, maybe_reached: bool) -> ClientError {
+    fn into_error(self, attempts: u32, maybe_reached: bool, timeout: Duration) -> ClientError {
         match self {
             Failure::Status(status) => ClientError::ServerError {
                 status,
@@ -557,11 +562,14 @@ impl Failure {
                 attempts,
             },
             Failure::Timeout => ClientError::MaybeApplied {
-                cause: "no answer within the request timeout".to_owned(),
+                cause: format!(
+                    "no answer within {} (the request timeout)",
+                    short_duration(timeout)
+                ),
                 attempts,
             },
             Failure::Dropped(d) => ClientError::MaybeApplied {
-                cause: format!("the connection closed before an answer came ({d})"),
+                cause: format!("the connection failed before an answer came: {d}"),
                 attempts,
             },
         }
