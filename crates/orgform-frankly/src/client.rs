@@ -57,7 +57,8 @@ pub struct RetryEvent {
     /// What went wrong with the previous attempt, in words.
     pub reason: String,
     /// Whether the previous attempt may have reached the server and been
-    /// applied (it timed out, lost its connection, or got a `5xx` other than `503`).
+    /// applied (it timed out, lost its connection, or got a `5xx` other than
+    /// `503`); always false for a `validateOnly: true` request.
     pub may_have_applied: bool,
 }
 
@@ -298,14 +299,17 @@ impl Client {
                     attempt,
                     maybe_reached,
                     self.request_timeout,
+                    sent_validate_only,
                 ));
             }
             let event = RetryEvent {
                 attempt: attempt + 1,
                 max_attempts,
                 delay,
-                reason: transient.failure.reason(self.request_timeout),
-                may_have_applied: reached_now,
+                reason: transient
+                    .failure
+                    .reason(self.request_timeout, sent_validate_only),
+                may_have_applied: reached_now && !sent_validate_only,
             };
             tracing::debug!(
                 next_attempt = event.attempt,
@@ -529,33 +533,43 @@ impl Failure {
     }
 
     /// What went wrong, for a retry line.
-    fn reason(&self, timeout: Duration) -> String {
+    fn reason(&self, timeout: Duration, validate_only: bool) -> String {
+        let maybe = if validate_only {
+            ""
+        } else {
+            " (the server may have applied it)"
+        };
         match self {
             Failure::Connect(d) => format!("cannot connect: {d}"),
-            Failure::Timeout => format!(
-                "no answer within {} (the server may have applied it)",
-                short_duration(timeout)
-            ),
-            Failure::Dropped(d) => format!(
-                "the connection failed before an answer came: {d} (the server may have applied it)"
-            ),
+            Failure::Timeout => format!("no answer within {}{maybe}", short_duration(timeout)),
+            Failure::Dropped(d) => {
+                format!("the connection failed before an answer came: {d}{maybe}")
+            }
             Failure::Status(s) => format!("server answered {s}"),
         }
     }
 
-    /// The error once no retry is left; `maybe_reached` covers every attempt.
-    fn into_error(self, attempts: u32, maybe_reached: bool, timeout: Duration) -> ClientError {
+    /// The error once no retry is left; `maybe_reached` covers every
+    /// attempt; a validate-only request can have applied nothing.
+    fn into_error(
+        self,
+        attempts: u32,
+        maybe_reached: bool,
+        timeout: Duration,
+        validate_only: bool,
+    ) -> ClientError {
         match self {
             Failure::Status(status) => ClientError::ServerError {
                 status,
                 attempts,
-                may_have_applied: maybe_reached,
+                may_have_applied: maybe_reached && !validate_only,
             },
             Failure::Connect(d) if maybe_reached => ClientError::MaybeApplied {
                 cause: format!(
-                    "cannot connect: {d}, and an earlier attempt got no answer after sending"
+                    "cannot connect: {d}, and an earlier attempt may have reached the server"
                 ),
                 attempts,
+                validate_only,
             },
             Failure::Connect(d) => ClientError::NotSent {
                 cause: format!("cannot connect: {d}"),
@@ -567,10 +581,12 @@ impl Failure {
                     short_duration(timeout)
                 ),
                 attempts,
+                validate_only,
             },
             Failure::Dropped(d) => ClientError::MaybeApplied {
                 cause: format!("the connection failed before an answer came: {d}"),
                 attempts,
+                validate_only,
             },
         }
     }

@@ -125,16 +125,26 @@ pub enum ClientError {
 
     /// No answer came for a request the server may have received: a
     /// timeout, or the connection closed after the request was written
-    /// (also when an earlier attempt ended so and later ones could not connect).
+    /// (also when an earlier attempt may have reached the server and later
+    /// ones could not connect). Unless the request was validate-only, the
+    /// server may have applied it.
     #[error(
-        "no answer from the server ({}): {cause}; the server MAY HAVE APPLIED the request",
-        attempts_text(*.attempts)
+        "no answer from the server ({}): {cause}; {}",
+        attempts_text(*.attempts),
+        if *.validate_only {
+            "the request was only to be validated (validateOnly: true), so nothing was applied"
+        } else {
+            "the server MAY HAVE APPLIED the request"
+        }
     )]
     MaybeApplied {
         /// What happened, in words.
         cause: String,
         /// Attempts made.
         attempts: u32,
+        /// The request said `validateOnly: true`: the server may have
+        /// received it, but can have applied nothing.
+        validate_only: bool,
     },
 
     /// The server kept answering `5xx` until the retries or the time budget
@@ -157,7 +167,7 @@ pub enum ClientError {
         /// An attempt may have been applied: one timed out or lost its
         /// connection, or got a `5xx` other than `503` (a gateway's `502`/`504`
         /// or a `500` can come after the work was done; a `503` means the
-        /// server turned the request away).
+        /// server turned the request away). Never for a validate-only request.
         may_have_applied: bool,
     },
 }
@@ -169,7 +179,7 @@ impl ClientError {
     /// apply again, it converges").
     pub fn may_have_applied(&self) -> bool {
         match self {
-            ClientError::MaybeApplied { .. } => true,
+            ClientError::MaybeApplied { validate_only, .. } => !validate_only,
             ClientError::ServerError {
                 may_have_applied, ..
             } => *may_have_applied,

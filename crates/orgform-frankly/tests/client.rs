@@ -406,7 +406,7 @@ async fn a_500_storm_may_have_applied() {
     let server = Server::start(vec![Reply::new(500, "oops"), Reply::new(502, "")]).await;
     let mut config = fast_config(&server.url);
     config.retry.max_retries = 1;
-    let err = client_send(config).await.unwrap_err();
+    let err = client_send_false(config.clone()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -419,6 +419,48 @@ async fn a_500_storm_may_have_applied() {
         "{err:?}"
     );
     assert!(err.may_have_applied());
+}
+
+#[tokio::test]
+async fn a_validate_only_request_can_have_applied_nothing() {
+    let server = Server::start(vec![Reply::new(500, "oops"), Reply::new(502, "")]).await;
+    let mut config = fast_config(&server.url);
+    config.retry.max_retries = 1;
+    let err = client_send(config).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::ServerError {
+                status: 502,
+                may_have_applied: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let server = Server::start(vec![Reply::new(200, "").delayed(Duration::from_secs(5))]).await;
+    let mut config = fast_config(&server.url);
+    config.request_timeout = Duration::from_millis(40);
+    config.retry.max_retries = 1;
+    let (client, events) = observed(config);
+    let err = client.send(&request(true)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::MaybeApplied {
+                validate_only: true,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.may_have_applied());
+    assert!(err.to_string().ends_with("so nothing was applied"), "{err}");
+    let events = events.lock().unwrap();
+    assert!(!events[0].may_have_applied);
+    assert_eq!(events[0].reason, "no answer within 40ms");
 }
 
 #[tokio::test]
@@ -488,7 +530,12 @@ async fn a_connection_dropped_after_the_request_was_read_may_have_applied() {
     config.retry.max_retries = 2;
     let (client, events) = observed(config);
     let err = client.send(&request(false)).await.unwrap_err();
-    let ClientError::MaybeApplied { attempts, cause } = &err else {
+    let ClientError::MaybeApplied {
+        attempts,
+        cause,
+        validate_only: false,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(*attempts, 3);
@@ -547,11 +594,16 @@ async fn refused_after_an_unanswered_attempt_may_have_applied() {
     config.request_timeout = Duration::from_millis(60);
     config.retry.max_retries = 1;
     let err = client_send_false(config).await.unwrap_err();
-    let ClientError::MaybeApplied { attempts: 2, cause } = &err else {
+    let ClientError::MaybeApplied {
+        attempts: 2,
+        cause,
+        validate_only: false,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(
-        cause.contains("an earlier attempt got no answer"),
+        cause.contains("an earlier attempt may have reached the server"),
         "{cause}"
     );
 }

@@ -91,6 +91,12 @@ fn every_variant() -> Vec<ClientError> {
         ClientError::MaybeApplied {
             cause: "no answer within 60.0s (the request timeout)".into(),
             attempts: 1,
+            validate_only: false,
+        },
+        ClientError::MaybeApplied {
+            cause: "no answer within 60.0s (the request timeout)".into(),
+            attempts: 2,
+            validate_only: true,
         },
         ClientError::ServerError {
             status: 503,
