@@ -1,0 +1,399 @@
+//! Plan renderers: Terraform-like [`text`] and the JSON contract ([`json`]).
+//!
+//! Both take the plan's document ([`PlanDoc`]), so a saved plan renders the
+//! same way without the state ([`text_doc`], [`json_doc`]). Neither reads
+//! the terminal or the environment: the caller decides on colour.
+//!
+//! Text output escapes every control and bidirectional-override character
+//! of the data (`\u{1b}`), so a name in a spec can neither colour nor
+//! reorder the reviewer's terminal.
+
+use std::fmt::Write as _;
+
+use orgform_model::{AccessList, EffGroup, EffUser};
+use serde_json::Value;
+
+use crate::Plan;
+use crate::doc::{Action, Change, PlanDoc, Record};
+
+/// How [`text`] renders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// ANSI colours (the caller decides: a terminal, and no `NO_COLOR`).
+    pub color: bool,
+}
+
+/// The plan in the Terraform-like text form (see [`text_doc`]).
+pub fn text(plan: &Plan, options: &TextOptions) -> String {
+    text_doc(plan.doc(), options)
+}
+
+/// The JSON contract of DESIGN section 4, pretty-printed, ending in a
+/// newline (see the crate docs for the format).
+pub fn json(plan: &Plan) -> String {
+    json_doc(plan.doc())
+}
+
+/// [`json`] for a plan document (a saved plan's).
+pub fn json_doc(doc: &PlanDoc) -> String {
+    let mut out = serde_json::to_string_pretty(doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD_RED: &str = "\x1b[1;31m";
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn action(&self, action: Action, text: &str) -> String {
+        let style = match action {
+            Action::Create => GREEN,
+            Action::Update => YELLOW,
+            Action::Delete => RED,
+        };
+        self.paint(style, text)
+    }
+}
+
+/// The plan in the Terraform-like text form:
+///
+/// - a `BLOCKED` banner first when apply would refuse the plan;
+/// - each change in apply order: `+ group "<id>" (<name>)`, `~ user "<id>"
+///   (<name> <email>)`, `- …`, then its fields: every field of a created or
+///   deleted record, `before -> after` for an update (`(none)` for an
+///   absent value); unchanged records are not listed;
+/// - the summary line, `Plan: 1 to create, 2 to update, 0 to delete
+///   (users: …; groups: …).`, or `No changes.`;
+/// - the six limits (when there are changes), the warnings, and the
+///   blocked reasons in full.
+pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
+    let p = Painter {
+        color: options.color,
+    };
+    let mut out = String::new();
+    if doc.blocked {
+        let n = doc.blocked_reasons.len();
+        let _ = writeln!(
+            out,
+            "{} apply will refuse this plan ({n} reason{} at the end).\n",
+            p.paint(BOLD_RED, "BLOCKED:"),
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    let s = &doc.summary;
+    if doc.changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} The organization matches the spec ({} user{} and {} group{} unchanged).",
+            p.paint(BOLD, "No changes."),
+            s.users.unchanged,
+            plural(s.users.unchanged),
+            s.groups.unchanged,
+            plural(s.groups.unchanged),
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "orgform will perform the following actions, in this order:"
+        );
+        for change in &doc.changes {
+            out.push('\n');
+            write_change(&mut out, &p, change);
+        }
+        let t = s.total();
+        let _ = writeln!(
+            out,
+            "\n{} {} to create, {} to update, {} to delete (users: {}; groups: {}).",
+            p.paint(BOLD, "Plan:"),
+            t.create,
+            t.update,
+            t.delete,
+            counts(&s.users),
+            counts(&s.groups),
+        );
+        let _ = writeln!(out, "\nLimits (planned / limit):");
+        let width = doc
+            .limits
+            .iter()
+            .map(|l| l.name.as_str().len())
+            .max()
+            .unwrap_or(0);
+        for l in &doc.limits {
+            let flag = if l.ok {
+                String::new()
+            } else {
+                format!("  {}", p.paint(BOLD_RED, "EXCEEDED"))
+            };
+            let _ = writeln!(
+                out,
+                "  {:width$}  {:>5} / {}{flag}",
+                l.name.as_str(),
+                l.planned,
+                l.limit,
+            );
+        }
+    }
+    if !doc.warnings.is_empty() {
+        let _ = writeln!(out, "\n{}", p.paint(YELLOW, "Warnings:"));
+        for w in &doc.warnings {
+            let _ = writeln!(
+                out,
+                "  - [{}] {}",
+                p.paint(YELLOW, w.code.as_str()),
+                clean(&w.message)
+            );
+        }
+    }
+    if doc.forced {
+        let _ = writeln!(
+            out,
+            "\n--force was given: the relative safety thresholds (`safety.max*Percent`) do not \
+             block this plan; nothing else is passed."
+        );
+    }
+    if doc.blocked {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.paint(
+                BOLD_RED,
+                "Error: this plan is blocked; apply will refuse it:"
+            )
+        );
+        for r in &doc.blocked_reasons {
+            let _ = writeln!(
+                out,
+                "  - [{}] {}",
+                p.paint(BOLD_RED, r.code.as_str()),
+                clean(&r.message)
+            );
+        }
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn counts(k: &crate::doc::KindSummary) -> String {
+    format!(
+        "{} to create, {} to update, {} to delete",
+        k.create, k.update, k.delete
+    )
+}
+
+fn write_change(out: &mut String, p: &Painter, change: &Change) {
+    let symbol = change.action.symbol().to_string();
+    let _ = writeln!(
+        out,
+        "  {} {} {} ({}){}",
+        p.action(change.action, &symbol),
+        change.kind,
+        quote(&change.external_id),
+        clean(&change.label),
+        match change.action {
+            Action::Create => " will be created",
+            Action::Update if deactivates(change) => " will be DEACTIVATED",
+            Action::Update => " will be updated",
+            Action::Delete => " will be DELETED",
+        }
+    );
+    let rows: Vec<(String, String)> = match change.action {
+        Action::Update => change
+            .fields
+            .iter()
+            .map(|f| {
+                let mut value = format!(
+                    "{} -> {}",
+                    show_value(f.before.as_ref()),
+                    show_value(f.after.as_ref())
+                );
+                if let (Some(Value::Array(a)), Some(Value::Array(b))) = (&f.before, &f.after) {
+                    let added: Vec<String> = b
+                        .iter()
+                        .filter(|v| !a.contains(v))
+                        .map(show_plain)
+                        .collect();
+                    let removed: Vec<String> = a
+                        .iter()
+                        .filter(|v| !b.contains(v))
+                        .map(show_plain)
+                        .collect();
+                    let mut parts = Vec::new();
+                    if !added.is_empty() {
+                        parts.push(format!("+{}", added.join(" +")));
+                    }
+                    if !removed.is_empty() {
+                        parts.push(format!("-{}", removed.join(" -")));
+                    }
+                    let _ = write!(value, "  ({})", parts.join(" "));
+                }
+                (f.path.clone(), value)
+            })
+            .collect(),
+        Action::Create => record_rows(change.after.as_ref()),
+        Action::Delete => record_rows(change.before.as_ref()),
+    };
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (path, value) in rows {
+        let _ = writeln!(
+            out,
+            "      {} {:width$} = {}",
+            p.action(change.action, &symbol),
+            clean(&path),
+            value
+        );
+    }
+}
+
+/// Whether an update sets `active` from true to false.
+fn deactivates(change: &Change) -> bool {
+    change.fields.iter().any(|f| {
+        f.path == "active"
+            && f.after == Some(Value::Bool(false))
+            && f.before == Some(Value::Bool(true))
+    })
+}
+
+/// Every present field of a record, in the spec's order, the externalId
+/// left out (it heads the change).
+fn record_rows(record: Option<&Record>) -> Vec<(String, String)> {
+    match record {
+        Some(Record::User(u)) => user_rows(u),
+        Some(Record::Group(g)) => group_rows(g),
+        None => Vec::new(),
+    }
+}
+
+fn user_rows(u: &EffUser) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("firstName".to_owned(), quote(&u.first_name)),
+        ("lastName".to_owned(), quote(&u.last_name)),
+        ("email".to_owned(), quote(&u.email)),
+    ];
+    if let Some(phone) = &u.phone {
+        rows.push(("phone".to_owned(), quote(phone)));
+    }
+    rows.push(("active".to_owned(), u.active.to_string()));
+    if let Some(tz) = &u.timezone {
+        rows.push(("timezone".to_owned(), quote(tz)));
+    }
+    if let Some(lang) = &u.language {
+        rows.push(("language".to_owned(), quote(lang)));
+    }
+    for list in AccessList::ALL {
+        let set = u.list(list);
+        if !set.is_empty() {
+            let items: Vec<String> = set.iter().map(|g| quote(g)).collect();
+            rows.push((list.path().to_owned(), format!("[{}]", items.join(", "))));
+        }
+    }
+    rows.push(("accessInfo.role".to_owned(), quote(u.role.as_str())));
+    for (k, v) in &u.external_properties {
+        rows.push((format!("externalProperties.{k}"), quote(v)));
+    }
+    rows
+}
+
+fn group_rows(g: &EffGroup) -> Vec<(String, String)> {
+    let mut rows = vec![("name".to_owned(), quote(&g.name))];
+    if let Some(d) = &g.description {
+        rows.push(("description".to_owned(), quote(d)));
+    }
+    rows.push((
+        "parent".to_owned(),
+        g.parent
+            .as_deref()
+            .map_or_else(|| "(root)".to_owned(), quote),
+    ));
+    rows
+}
+
+fn show_value(v: Option<&Value>) -> String {
+    match v {
+        None => "(none)".to_owned(),
+        Some(Value::Array(items)) => {
+            let items: Vec<String> = items.iter().map(show_plain).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Some(v) => show_plain(v),
+    }
+}
+
+fn show_plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => quote(s),
+        Value::Array(_) => show_value(Some(v)),
+        other => clean(&other.to_string()),
+    }
+}
+
+/// A string in double quotes, `"` and `\` escaped, and every control or
+/// bidirectional-override character shown as `\u{…}`.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if dangerous(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Free text (messages, labels) with control and bidi characters escaped.
+fn clean(s: &str) -> String {
+    if !s.chars().any(dangerous) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if dangerous(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn dangerous(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_escapes_terminal_controls_and_bidi_overrides() {
+        assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quote("\x1b[31mred"), r#""\u{1b}[31mred""#);
+        assert_eq!(clean("x\u{202e}y\nz"), r"x\u{202e}y\u{a}z");
+        assert_eq!(clean("Zoë"), "Zoë");
+    }
+}
