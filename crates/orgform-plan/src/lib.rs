@@ -1,5 +1,228 @@
 //! The pure planner: a validated spec and the last applied state in, a
 //! [`Plan`] out. No IO, no async, no clock, no randomness.
+//!
+//! - [`plan`] takes a [`ValidatedSpec`], a [`Base`] (the state's lineage,
+//!   serial and effective records; [`Base::empty`] for no state) and
+//!   [`PlanOptions`] (`force`), and returns a [`Plan`]: the [`Change`]s in
+//!   apply order (each with its [`FieldChange`]s), the [`Summary`], the six
+//!   [`LimitCheck`]s, the [`Warning`]s and [`BlockedReason`]s, the
+//!   effective records the server holds afterwards
+//!   ([`Plan::effective_after`], the next state) and the limits to send
+//!   ([`Plan::request_limits`]).
+//! - [`render::text`] draws a plan like Terraform; [`render::json`] gives the
+//!   versioned JSON plan ([`PlanDoc`]), described below.
+//! - [`SavedPlan`] is a plan file (`orgform plan --out`): the reviewed plan,
+//!   the validated org, the base and the digests, with the checks `apply
+//!   PLANFILE` needs ([`SavedPlan::verify`], [`SavedPlan::check_state`]).
+//!
+//! The same input always gives byte-identical output: every collection
+//! that reaches output is a `BTreeMap`/`BTreeSet` or sorted, ties are broken
+//! by externalId, and nothing reads a clock or a random source.
+//!
+//! ```
+//! use orgform_model::{DesiredGroup, DesiredOrg, DesiredUser};
+//! use orgform_plan::{Base, PlanOptions, render};
+//!
+//! let org = DesiredOrg {
+//!     groups: Some(vec![DesiredGroup::new("G1", "Sales")]),
+//!     users: Some(vec![DesiredUser::new("E1", "Ada", "Lovelace", "ada@example.com")]),
+//!     ..DesiredOrg::default()
+//! };
+//! let spec = orgform_spec::validate_org(org).expect("valid");
+//! let plan = orgform_plan::plan(&spec, Base::empty(), &PlanOptions::default());
+//! assert_eq!(plan.summary().users.create, 1);
+//! assert!(!plan.is_blocked());
+//! let text = render::text(&plan, &render::TextOptions { color: false });
+//! assert!(text.contains("Plan: 2 to create, 0 to update, 0 to delete"));
+//! // Planning the same spec against the state it leaves changes nothing.
+//! let next = Base { lineage: Some("l"), serial: 1, org: plan.effective_after() };
+//! assert!(!orgform_plan::plan(&spec, next, &PlanOptions::default()).has_changes());
+//! ```
+//!
+//! # What a change is
+//!
+//! Identity is the externalId: a new name or email is an update, never a
+//! delete and a create. A record of the spec that is not in the state is
+//! created; one in both whose effective record differs is updated; a managed
+//! record of the state that the spec lacks is deleted, but only when the
+//! spec has that kind's top-level key (`users: []` deletes every managed
+//! user). An omitted `users` or `groups` key manages nothing: that kind's
+//! counts are all 0 and its records stay as they are, except that the
+//! server drops references to groups the plan deletes from every user
+//! (warning `membershipRemovedWithGroup`).
+//!
+//! Each field's new effective value, from the old effective value and the
+//! spec (the API reference decides; DESIGN section 2 settles the rest):
+//!
+//! | field | omitted | given |
+//! |---|---|---|
+//! | an accessInfo list | left as is | the given groups, plus the old entries that name groups orgform does not manage (neither in the state's nor the plan's groups: the API clears only "memberships of managed groups"); `[]` clears the managed ones |
+//! | `accessInfo.role` | left as is (`User` on create) | set |
+//! | an externalProperties key | left as is | set (other keys are kept) |
+//! | `active` | `true`: a deactivated user is reactivated | set |
+//! | `timezone` | none (the account default), also for existing users | set |
+//! | `language` | none on create; never changed later | set on create; on an existing user only with `forceSetLanguage` |
+//! | `phone`, `description` | none (`""` too) | set |
+//! | `parent` | left as is (root on create) | set; `null` = root |
+//!
+//! Any list entry naming a group the plan deletes vanishes. "Updated" means
+//! the effective record changes, the one definition shared with the
+//! emulator: a user of a sent `users` list whose record changes only
+//! because a group is deleted counts as updated. `created`, `updated` and
+//! `unchanged` count the records sent; `deleted` counts managed records not
+//! sent.
+//!
+//! # Apply order
+//!
+//! `changes` are in the order the server applies them: group creates and
+//! updates, parents before children (over the hierarchy after the plan);
+//! user creates; user updates; user deletes; group deletes, children before
+//! parents (over the hierarchy before the plan). Within each step, among the
+//! records that are ready, the smallest externalId goes first (Kahn's
+//! algorithm; so `a0` comes before `n6`, and `n6`'s child `n5` after both).
+//!
+//! # Guard rails
+//!
+//! A plan is blocked (it is still computed and printed in full; apply
+//! refuses it) by each of these, each adding one [`BlockedReason`]:
+//!
+//! - a planned count above its API limit (equal is fine);
+//! - deleting a protected record: protected means `protected: true` in the
+//!   spec or remembered in the state ([`EffectiveOrg::protected`]), so
+//!   dropping a record's YAML block does not drop its protection;
+//!   `protected: false` on the kept record lifts it (warning
+//!   `protectionLifted`), and the next plan may delete it.
+//!   [`Plan::effective_after`]'s protected sets are the state's, plus the
+//!   spec's `true`, minus its `false`, of the records that still exist;
+//! - a cycle or an orphan in the group hierarchy after the plan;
+//! - a given accessInfo list naming a group the plan deletes;
+//! - the relative thresholds of the spec's `safety` section, unless
+//!   `--force`: more than `maxUserDeletionPercent` (default
+//!   [`DEFAULT_MAX_USER_DELETION_PERCENT`] = 25) of the managed users in the
+//!   state deleted or deactivated (active -> inactive), more than
+//!   `maxGroupDeletionPercent` (default 25) of the managed groups deleted,
+//!   more than `maxMembershipLossPercent` (default: off) of the state's
+//!   `memberOf` entries gone (with their user, or from it); each checked
+//!   only when the state holds at least `minPopulation` (default
+//!   [`DEFAULT_MIN_POPULATION`] = 10) users, groups or memberships
+//!   respectively. "More than" is strict: 3 of 12 at 25% passes, 4 blocks.
+//!   With `--force` a crossed threshold becomes a `thresholdForced` warning
+//!   and the JSON says `"forced": true`;
+//! - fewer than `minAdministrators` (default 0 = off) active managed users
+//!   with role `Administrator` after the plan, checked when the spec has
+//!   `users` (only then can the plan change them). `--force` does **not**
+//!   pass it: it is a floor, not a threshold of change; orgform does not
+//!   see manually created administrators, so count only managed ones.
+//!
+//! `--force` never passes a protected record, an API limit, a hierarchy
+//! problem or `minAdministrators`.
+//!
+//! # The JSON plan (`formatVersion` 1)
+//!
+//! ```json
+//! {
+//!   "formatVersion": 1,
+//!   "base": {"lineage": "…", "serial": 3},
+//!   "specDigest": "sha256:…",
+//!   "forced": true,
+//!   "blocked": false,
+//!   "blockedReasons": [],
+//!   "summary": {"users":  {"create": 1, "update": 0, "delete": 0, "unchanged": 5},
+//!               "groups": {"create": 1, "update": 0, "delete": 0, "unchanged": 2}},
+//!   "limits":  [{"name": "maxUsersCreated", "limit": 200, "planned": 1, "ok": true}, …],
+//!   "changes": [
+//!     {"kind": "group", "action": "create", "externalId": "0000897", "label": "Sales",
+//!      "after": {"externalId": "0000897", "name": "Sales", "parent": "0000689"}},
+//!     {"kind": "user", "action": "update", "externalId": "E1", "label": "b Doe <b@example.com>",
+//!      "fields": [{"path": "firstName", "before": "B", "after": "b"}]},
+//!     {"kind": "user", "action": "delete", "externalId": "C", "label": "…", "before": {…}}
+//!   ],
+//!   "warnings": [{"kind": "user", "externalId": "E1", "code": "languageNotForced",
+//!                 "path": "language", "message": "…"}]
+//! }
+//! ```
+//!
+//! - `base`: the state the plan was made against; `{"lineage": null,
+//!   "serial": 0}` when there is no state (the only `null` in the document).
+//! - `specDigest`: `sha256:<hex>` of the validated org in canonical form
+//!   ([`orgform_spec::digest_of`]).
+//! - `forced`: present (`true`) only when `--force` was given.
+//! - `blocked`, `blockedReasons`: see below; reasons sorted by code (in the
+//!   table's order), then kind and externalIds. Each reason has `code`,
+//!   `kind` (`user`/`group`, when it concerns one kind), `externalIds` (the
+//!   records concerned; a cycle in cycle order; left out when none),
+//!   `forceable` (whether `--force` passes it) and `message`.
+//! - `summary`: per kind, `create`, `update` and `unchanged` over the records
+//!   sent, `delete` over the managed records not sent; all 0 for an omitted
+//!   key.
+//! - `limits`: all six, in the order `maxUsersCreated`, `maxUsersUpdated`,
+//!   `maxUsersDeleted`, `maxGroupsCreated`, `maxGroupsUpdated`,
+//!   `maxGroupsDeleted`, each with the spec's `limit`, the `planned` count
+//!   and `ok` (`planned <= limit`).
+//! - `changes`: in apply order. `kind` is `user` or `group`; `action` is
+//!   `create`, `update` or `delete`; `label` is a group's name or a user's
+//!   `First Last <email>` (after the change; before it for a delete: mask it
+//!   too when redacting). A create has `after` and a delete has `before`: the
+//!   full effective record (`externalId`, `firstName`, `lastName`, `email`,
+//!   `phone`, `active`, `timezone`, `language`, `memberOf`, `adminOf`,
+//!   `inheritedAdminOf`, `interestOf`, `role`, `externalProperties`; or
+//!   `externalId`, `name`, `description`, `parent`), absent values and empty
+//!   lists left out. An update has `fields`, in the spec's field order, each
+//!   `{"path", "before", "after"}`: `path` is the spec's field path
+//!   (`firstName`, `accessInfo.memberOf`, `accessInfo.role`,
+//!   `externalProperties.gender`, `parent`); an absent value (no phone, the
+//!   default timezone, a root's parent, a missing attribute) is left out; a
+//!   list is a sorted array, `[]` when empty.
+//! - `warnings`: sorted, plan-wide ones first (no `kind`/`externalId`),
+//!   then by kind (users first), externalId and code; each has `code`,
+//!   `kind`, `externalId`, `path` (the field, when there is one) and
+//!   `message`.
+//!
+//! Field names may be added in later versions, never renamed or removed;
+//! a change of meaning raises `formatVersion`.
+//!
+//! ## Warning codes
+//!
+//! | code | when |
+//! |---|---|
+//! | `languageForced` | `forceSetLanguage: true` (with `users` given): every plan warns that users' own language choices are reset |
+//! | `thresholdForced` | a relative threshold was crossed and passed with `--force` |
+//! | `languageNotForced` | an existing user's `language` differs from the spec, which the API only applies on create (no update is planned) |
+//! | `userReactivated` | `active` is omitted on a deactivated user: the API reactivates it |
+//! | `omittedFieldKept` | a field the tool set before is omitted now, so the server keeps it: a non-empty accessInfo list (clear with `[]`), a role other than `User` (cannot be reset by omission), an externalProperties key (cannot be cleared), a group's parent (`parent: null` makes a root) |
+//! | `unmanagedMembershipKept` | a given accessInfo list leaves out a group orgform does not manage, which the API keeps |
+//! | `membershipRemovedWithGroup` | `users` is omitted and a deleted group takes a user's memberships with it |
+//! | `groupHistoryDropped` | every group deletion: &frankly drops that group's historic results |
+//! | `groupNameReused` | a new group has the name (case-insensitive) of a group the plan deletes: its history is lost |
+//! | `emailReused` | a new user has the email (case-insensitive) of a user the plan deletes: probably a changed externalId |
+//! | `protectionLifted` | `protected: false` lifts a protection the state remembers |
+//!
+//! ## Blocked-reason codes
+//!
+//! | code | when | `--force` |
+//! |---|---|---|
+//! | `limitExceeded` | a planned count is above its limit (one reason per limit) | no |
+//! | `protectedDeletion` | the plan deletes a protected record (one per record) | no |
+//! | `hierarchyCycle` | the hierarchy after the plan has a cycle (a parent left out keeps its old value) | no |
+//! | `orphanGroup` | a group's parent is deleted by the plan, or is neither a group after the plan nor in `externalGroups` (checked when `groups` is given) | no |
+//! | `deletedGroupReferenced` | a given accessInfo list names a managed group the plan deletes (the server would refuse it) | no |
+//! | `userDeletionThreshold` | users deleted or deactivated above `safety.maxUserDeletionPercent` | yes |
+//! | `groupDeletionThreshold` | groups deleted above `safety.maxGroupDeletionPercent` | yes |
+//! | `membershipLossThreshold` | memberships lost above `safety.maxMembershipLossPercent` | yes |
+//! | `minAdministrators` | fewer active Administrators than `safety.minAdministrators` | no |
+//!
+//! # Saved plans
+//!
+//! A [`SavedPlan`] serializes as `{"formatVersion": 1, "toolVersion",
+//! "base": {"lineage", "serial", "endpoint"?}, "specDigest", "planDigest",
+//! "org", "plan"}`: `org` is the validated [`orgform_model::DesiredOrg`],
+//! `plan` the JSON plan above, `planDigest` its digest ([`Plan::digest`]:
+//! `sha256:<hex>` of its compact JSON). [`SavedPlan::render_text`] and
+//! [`SavedPlan::render_json`] need no state. Before applying it, the CLI
+//! checks the state with [`SavedPlan::check_state`] (lineage, serial,
+//! endpoint), validates [`SavedPlan::org`] again, replans with
+//! [`SavedPlan::options`] and calls [`SavedPlan::verify`]: the file must
+//! agree with itself and the new plan's digest must be the reviewed one.
 
 mod doc;
 mod hierarchy;
