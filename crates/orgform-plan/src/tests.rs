@@ -1403,3 +1403,294 @@ fn a_saved_plan_is_refused_when_stale_foreign_altered_or_forced_differently() {
         insta::assert_snapshot!("saved_plan_errors", errors.join("\n"));
     });
 }
+
+// ------------------------------------------------------ generated cases
+
+/// A seeded splitmix64: the generated cases are the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn subset(&mut self, items: &[&str], percent: u64) -> BTreeSet<String> {
+        items
+            .iter()
+            .filter(|_| self.chance(percent))
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+}
+
+const GROUP_IDS: [&str; 6] = ["G0", "G1", "G2", "G3", "G4", "G5"];
+const USER_IDS: [&str; 6] = ["U0", "U1", "U2", "U3", "U4", "U5"];
+
+/// A consistent state: parents are earlier groups or the external `X`;
+/// lists may name managed groups, `X`, or `Y` (a manual group).
+fn random_base(rng: &mut Rng) -> EffectiveOrg {
+    let mut org = EffectiveOrg::default();
+    for id in GROUP_IDS {
+        if !rng.chance(60) {
+            continue;
+        }
+        let mut g = EffGroup::new(id, rng.pick(&["Sales", "Support", "sales"]));
+        g.description = rng.chance(30).then(|| "About".to_owned());
+        let earlier: Vec<&str> = org.groups.keys().map(String::as_str).collect();
+        g.parent = match rng.below(3) {
+            0 if !earlier.is_empty() => Some(rng.pick(&earlier).to_owned()),
+            1 => Some("X".to_owned()),
+            _ => None,
+        };
+        org.groups.insert(id.to_owned(), g);
+    }
+    let mut refs: Vec<&str> = org.groups.keys().map(String::as_str).collect();
+    refs.extend(["X", "Y"]);
+    for (i, id) in USER_IDS.iter().enumerate() {
+        if !rng.chance(60) {
+            continue;
+        }
+        let email = format!("{}@example.com", id.to_lowercase());
+        let mut u = EffUser::new(id, "First", rng.pick(&["Last", "Other"]), &email);
+        u.phone = rng.chance(30).then(|| format!("+4670000000{i}"));
+        u.active = rng.chance(80);
+        u.timezone = rng.chance(30).then(|| "Europe/Oslo".to_owned());
+        u.language = rng.chance(40).then(|| rng.pick(&["sv", "en"]).to_owned());
+        for list in orgform_model::AccessList::ALL {
+            *u.list_mut(list) = rng.subset(&refs, 30);
+        }
+        u.role = *[
+            orgform_model::Role::User,
+            orgform_model::Role::Manager,
+            orgform_model::Role::Administrator,
+        ]
+        .get(rng.below(3))
+        .unwrap();
+        if rng.chance(40) {
+            u.external_properties
+                .insert("city".into(), rng.pick(&["Oslo", "Lund"]).into());
+        }
+        org.users.insert((*id).to_owned(), u);
+    }
+    let users: Vec<&str> = org.users.keys().map(String::as_str).collect();
+    let groups: Vec<&str> = org.groups.keys().map(String::as_str).collect();
+    org.protected.users = rng.subset(&users, 15);
+    org.protected.groups = rng.subset(&groups, 15);
+    org
+}
+
+/// A valid spec over the same ids: spec parents are earlier spec groups,
+/// `X` (external), omitted or `null`; lists name spec groups or `X`.
+fn random_spec(rng: &mut Rng) -> DesiredOrg {
+    use orgform_model::{DesiredGroup, DesiredUser, ParentRef, Role};
+    let mut org = DesiredOrg::default();
+    org.external_groups.insert("X".into());
+    org.settings.force_set_language = rng.chance(20);
+    if rng.chance(15) {
+        org.settings
+            .limits
+            .set(LimitName::ALL[rng.below(6)], rng.below(3) as u32);
+    }
+    if rng.chance(30) {
+        org.safety.min_population = Some(rng.below(6) as u32);
+        org.safety.max_user_deletion_percent = Some(rng.below(60) as u32);
+        org.safety.max_group_deletion_percent = Some(rng.below(60) as u32);
+    }
+    if rng.chance(20) {
+        org.safety.max_membership_loss_percent = Some(rng.below(50) as u32);
+    }
+    if rng.chance(15) {
+        org.safety.min_administrators = Some(rng.below(3) as u32);
+    }
+    if rng.chance(80) {
+        let mut groups: Vec<DesiredGroup> = Vec::new();
+        for id in GROUP_IDS {
+            if !rng.chance(65) {
+                continue;
+            }
+            let mut g = DesiredGroup::new(id, rng.pick(&["Sales", "Support", "sales"]));
+            g.description = match rng.below(3) {
+                0 => Some("About".into()),
+                1 => Some(String::new()),
+                _ => None,
+            };
+            let earlier: Vec<&str> = groups.iter().map(|g| g.external_id.as_str()).collect();
+            g.parent = match rng.below(4) {
+                0 => ParentRef::Root,
+                1 if !earlier.is_empty() => ParentRef::Group(rng.pick(&earlier).to_owned()),
+                2 => ParentRef::Group("X".into()),
+                _ => ParentRef::Omitted,
+            };
+            g.protected = [None, None, Some(true), Some(false)][rng.below(4)];
+            groups.push(g);
+        }
+        org.groups = Some(groups);
+    }
+    let mut refs: Vec<&str> = org
+        .groups
+        .iter()
+        .flatten()
+        .map(|g| g.external_id.as_str())
+        .collect();
+    refs.push("X");
+    if rng.chance(80) {
+        let mut users = Vec::new();
+        for (i, id) in USER_IDS.iter().enumerate() {
+            if !rng.chance(65) {
+                continue;
+            }
+            let email = if rng.chance(10) {
+                format!("{}@EXAMPLE.com", id.to_lowercase())
+            } else {
+                format!("{}@example.com", id.to_lowercase())
+            };
+            let mut u = DesiredUser::new(id, "First", rng.pick(&["Last", "Other"]), &email);
+            u.phone =
+                [None, Some(String::new()), Some(format!("+4670000000{i}"))][rng.below(3)].clone();
+            u.active = [None, Some(true), Some(false)][rng.below(3)];
+            u.timezone = rng.chance(30).then(|| "Europe/Oslo".to_owned());
+            u.language = rng
+                .chance(50)
+                .then(|| rng.pick(&["sv", "en", "de"]).to_owned());
+            let a = &mut u.access_info;
+            a.member_of = rng.chance(60).then(|| rng.subset(&refs, 40));
+            a.admin_of = rng.chance(40).then(|| rng.subset(&refs, 30));
+            a.inherited_admin_of = rng.chance(30).then(|| rng.subset(&refs, 30));
+            a.interest_of = rng.chance(30).then(|| rng.subset(&refs, 30));
+            a.role = [
+                None,
+                Some(Role::User),
+                Some(Role::Manager),
+                Some(Role::Administrator),
+            ][rng.below(4)];
+            if rng.chance(40) {
+                u.external_properties
+                    .insert("city".into(), rng.pick(&["Oslo", "Lund"]).into());
+            }
+            if rng.chance(20) {
+                u.external_properties.insert("team".into(), "Blue".into());
+            }
+            u.protected = [None, None, Some(true), Some(false)][rng.below(4)];
+            users.push(u);
+        }
+        org.users = Some(users);
+    }
+    org
+}
+
+#[test]
+fn generated_cases_keep_every_invariant() {
+    let mut blocked = 0;
+    let mut changed = 0;
+    for seed in 0..3000u64 {
+        let mut rng = Rng(seed);
+        let base_org = random_base(&mut rng);
+        let desired = random_spec(&mut rng);
+        let spec = orgform_spec::validate_org(desired.clone()).unwrap_or_else(|d| {
+            panic!(
+                "seed {seed}: the generator made an invalid spec:\n{}\n{desired:#?}",
+                d.render(false)
+            )
+        });
+        let options = PlanOptions {
+            force: rng.chance(20),
+        };
+        let base = Base {
+            lineage: Some(LINEAGE),
+            serial: seed + 1,
+            org: &base_org,
+        };
+        let p = plan(&spec, base, &options);
+        let context = || {
+            format!(
+                "seed {seed}\nbase: {}\nspec: {}\n{}",
+                serde_json::to_string(&base_org).unwrap(),
+                serde_json::to_string(&desired).unwrap(),
+                render::text(&p, &TextOptions::default())
+            )
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            invariants(&spec, base, &options, &p);
+        }));
+        if outcome.is_err() {
+            panic!("an invariant failed for:\n{}", context());
+        }
+        // Every record of the spec exists afterwards; a record deleted from
+        // the state is a delete change; a protected one blocks the plan.
+        let after = p.effective_after();
+        for u in desired.users.iter().flatten() {
+            assert!(after.users.contains_key(&u.external_id), "{}", context());
+        }
+        for id in base_org.users.keys() {
+            let deleted = !after.users.contains_key(id);
+            assert_eq!(
+                deleted,
+                desired.users.is_some()
+                    && !desired.users.iter().flatten().any(|u| &u.external_id == id),
+                "{}",
+                context()
+            );
+            if deleted && base_org.protected.users.contains(id) {
+                assert!(
+                    p.blocked_reasons()
+                        .iter()
+                        .any(|r| r.code == BlockedCode::ProtectedDeletion
+                            && r.external_ids == [id.clone()]),
+                    "{}",
+                    context()
+                );
+            }
+        }
+        // No effective list names a group that the plan deletes.
+        let deleted_groups: BTreeSet<&String> = base_org
+            .groups
+            .keys()
+            .filter(|g| !after.groups.contains_key(*g))
+            .collect();
+        for u in after.users.values() {
+            for list in orgform_model::AccessList::ALL {
+                assert!(
+                    u.list(list).iter().all(|g| !deleted_groups.contains(g)),
+                    "{}",
+                    context()
+                );
+            }
+        }
+        // Protected sets only name records that exist.
+        assert!(
+            after
+                .protected
+                .users
+                .iter()
+                .all(|id| after.users.contains_key(id))
+        );
+        assert!(
+            after
+                .protected
+                .groups
+                .iter()
+                .all(|id| after.groups.contains_key(id))
+        );
+        blocked += usize::from(p.is_blocked());
+        changed += usize::from(p.has_changes());
+    }
+    // The generator must reach both sides of each question.
+    assert!(blocked > 300 && blocked < 2700, "{blocked} blocked");
+    assert!(changed > 1500, "{changed} with changes");
+}
