@@ -2,9 +2,11 @@
 //! against the real emulator (`orgform sim`) on 127.0.0.1.
 #![allow(dead_code)] // each test binary uses part of the harness
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 /// The token the emulator accepts in these tests.
 pub const TOKEN: &str = "e2e-secret-token-5f1d0c7a";
@@ -36,8 +38,14 @@ impl Sim {
 
     /// Starts `orgform sim` on a free loopback port with extra arguments.
     pub fn start(extra: &[&str]) -> Sim {
+        Sim::start_at("127.0.0.1:0", extra)
+    }
+
+    /// Starts `orgform sim` listening on `listen` (e.g. `127.0.0.1:PORT` to
+    /// restart a killed emulator on its old address).
+    pub fn start_at(listen: &str, extra: &[&str]) -> Sim {
         let mut child = Command::new(bin())
-            .args(["sim", "--listen", "127.0.0.1:0", "--token-env", "SIM_TOKEN"])
+            .args(["sim", "--listen", listen, "--token-env", "SIM_TOKEN"])
             .args(extra)
             .env("SIM_TOKEN", TOKEN)
             .env_remove("RUST_LOG")
@@ -58,6 +66,27 @@ impl Sim {
         Sim { child, url }
     }
 
+    /// `127.0.0.1:PORT`, the address the emulator listens on.
+    pub fn addr(&self) -> String {
+        let rest = self.url.strip_prefix("http://").expect("http URL");
+        rest[..rest.find('/').unwrap_or(rest.len())].to_owned()
+    }
+
+    /// Sets faults at run time: `POST /_sim/faults` with a JSON body such as
+    /// `{"latencyMs": 500, "failNext": 3, "dropAfterCommitNext": 1}`.
+    pub fn set_faults(&self, body: &str) -> serde_json::Value {
+        let url = format!("http://{}/_sim/faults", self.addr());
+        let (status, answer) = http_post(&url, TOKEN, body);
+        assert_eq!(status, 200, "POST {url} answered {status}: {answer}");
+        serde_json::from_str(&answer).expect("faults JSON")
+    }
+
+    /// SIGKILLs the emulator and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The emulator-only read endpoint: every record with its `managed` flag.
     pub fn data(&self) -> serde_json::Value {
         let (status, body) = http_get(&self.url, TOKEN);
@@ -75,6 +104,32 @@ pub fn http_get(url: &str, token: &str) -> (u16, String) {
     write!(
         stream,
         "GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n"
+    )
+    .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// A minimal HTTP/1.0 POST of a JSON body, like [`http_get`].
+pub fn http_post(url: &str, token: &str, body: &str) -> (u16, String) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .expect("send request");
     let mut response = String::new();
@@ -144,6 +199,142 @@ impl Work {
             cmd.env(k, v);
         }
         Run(cmd.output().expect("run orgform"))
+    }
+}
+
+impl Work {
+    /// Starts orgform in this directory without waiting (token set, no
+    /// colour, stdin a pipe, both streams captured), for tests that must
+    /// act while it runs: see [`Spawned`].
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Spawned {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("ORGFORM_STATE")
+            .env_remove("RUST_LOG")
+            .env_remove("ORGFORM_TEST_PAUSE_AT")
+            .env("FRANKLY_API_TOKEN", TOKEN)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("start orgform");
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::channel();
+        let stderr_text = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&stderr_text);
+        let stderr_thread = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        let mut stdout = child.stdout.take().expect("stdout");
+        let stdout_thread = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
+            out
+        });
+        Spawned {
+            child,
+            stdin,
+            lines,
+            stderr_text,
+            stderr_thread: Some(stderr_thread),
+            stdout_thread: Some(stdout_thread),
+            started,
+        }
+    }
+}
+
+/// The env var of apply's test hook (debug builds only): apply stops at the
+/// named step (`locked`, `preflight`, `state-write`), prints
+/// `orgform-test: paused at STEP` and waits for a line on stdin.
+pub const PAUSE_AT: &str = "ORGFORM_TEST_PAUSE_AT";
+
+/// An orgform process still running (see [`Work::spawn`]).
+pub struct Spawned {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stderr_text: Arc<Mutex<String>>,
+    stderr_thread: Option<std::thread::JoinHandle<()>>,
+    stdout_thread: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// When it was started.
+    pub started: Instant,
+}
+
+impl Spawned {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until a line of stderr contains `needle`; panics (with what
+    /// was seen) after `timeout` or when the process ends first.
+    #[track_caller]
+    pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "no stderr line with `{needle}` within {timeout:?} (is this a debug build? \
+                     the pause hook exists only there)\n--- stderr so far\n{}",
+                    self.stderr_text.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    /// Waits until apply's test hook says it paused at `step`.
+    #[track_caller]
+    pub fn wait_paused(&self, step: &str) {
+        self.wait_for_stderr(
+            &format!("orgform-test: paused at {step}"),
+            Duration::from_secs(30),
+        );
+    }
+
+    /// Lets a paused apply go on.
+    pub fn resume(&mut self) {
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(b"\n");
+            let _ = stdin.flush();
+        }
+    }
+
+    /// SIGKILLs the process and reaps it (so its pid is gone, and its lock stale).
+    pub fn kill(mut self) -> Run {
+        let _ = self.child.kill();
+        self.finish()
+    }
+
+    /// Waits for the end and returns what it printed.
+    pub fn finish(mut self) -> Run {
+        drop(self.stdin.take());
+        let status = self.child.wait().expect("wait for orgform");
+        let stdout = self
+            .stdout_thread
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        if let Some(t) = self.stderr_thread.take() {
+            let _ = t.join();
+        }
+        let stderr = self.stderr_text.lock().unwrap().clone().into_bytes();
+        Run(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 }
 

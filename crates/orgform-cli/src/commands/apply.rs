@@ -15,13 +15,13 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use orgform_frankly::wire::{Counts, OrganizationRequest};
 use orgform_frankly::{Answer, Client, ClientConfig, ClientError, Token};
-use orgform_model::{EffectiveOrg, Kind};
+use orgform_model::EffectiveOrg;
 use orgform_plan::{Plan, PlanOptions, SavedPlan};
 use orgform_spec::ValidatedSpec;
 use orgform_state::{ChangeCounts, HistoryEntry, KindCounts, Outcome, State, StateLock, Store};
 
 use crate::args::ApplyArgs;
-use crate::commands::{base, load_spec, load_state, store};
+use crate::commands::{base, load_spec, load_state, preflight, store};
 use crate::output;
 
 /// What `apply` was given.
@@ -38,6 +38,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         .lock("orgform apply", args.lock_timeout)
         .with_context(|| format!("cannot lock the state `{}`", store.path().display()))?;
     let state = load_state(&store)?;
+    pause_at("locked");
     let spec = match &input {
         Input::Spec(spec) | Input::Saved(_, spec) => spec,
     };
@@ -55,13 +56,14 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             )
             .context("refusing to apply the saved plan")?;
     }
-    if let Some(applied_to) = state.as_ref().and_then(|s| s.endpoint.as_deref()) {
-        if applied_to != endpoint && !args.endpoint_moved {
-            bail!(
-                "the state was applied to `{applied_to}`, not `{endpoint}`: refusing to send one \
-                 account's records to another; if the API really moved, pass --endpoint-moved"
-            );
-        }
+    if let Some(applied_to) = state.as_ref().and_then(|s| s.endpoint.as_deref())
+        && applied_to != endpoint
+        && !args.endpoint_moved
+    {
+        bail!(
+            "the state was applied to `{applied_to}`, not `{endpoint}`: refusing to send one \
+             account's records to another; if the API really moved, pass --endpoint-moved"
+        );
     }
 
     let empty = EffectiveOrg::default();
@@ -164,20 +166,22 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     output::print_stderr("Validating with the server (validateOnly: true)…\n");
     let answer = match runtime.block_on(client.send(&check)) {
         Ok(answer) => answer,
-        Err(err) => return Err(attempt.failed(err, spec, false)),
+        Err(err) => return Err(attempt.failed(err, spec)),
     };
     report_counts("The server's validation", &plan, &answer);
+    pause_at("preflight");
 
     // 3b. The real request.
     let request = OrganizationRequest::from_desired(spec.org(), limits, false);
     output::print_stderr("Applying (validateOnly: false)…\n");
     let answer = match runtime.block_on(client.send(&request)) {
         Ok(answer) => answer,
-        Err(err) => return Err(attempt.failed(err, spec, true)),
+        Err(err) => return Err(attempt.failed(err, spec)),
     };
     attempt.server = counts_of(&answer);
 
     // 5. Only now does the state move.
+    pause_at("state-write");
     if let Err(err) = write_state(&lock, state.as_ref(), &plan, spec, &endpoint) {
         attempt.record(
             Outcome::MaybeApplied,
@@ -208,28 +212,46 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A test hook, compiled into debug builds only (a release build has an
+/// empty function): with `ORGFORM_TEST_PAUSE_AT=STEP` (`locked`, `preflight`
+/// or `state-write`), apply prints `orgform-test: paused at STEP` to stderr
+/// when it reaches that step and waits for a line (or the end) of stdin.
+/// The reliability suite (`tests/reliability.rs`, `tests/failure.rs`) uses
+/// it to SIGKILL apply, or change the emulator's faults, at an exact step.
+#[cfg(debug_assertions)]
+fn pause_at(step: &str) {
+    if std::env::var("ORGFORM_TEST_PAUSE_AT").is_ok_and(|s| s == step) {
+        output::print_stderr(&format!("orgform-test: paused at {step}\n"));
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+    }
+}
+
+/// Release builds have no test hook.
+#[cfg(not(debug_assertions))]
+fn pause_at(_step: &str) {}
+
 /// Reads a saved plan (JSON with a `planDigest`) or loads a spec.
 fn read_input(path: &Path) -> anyhow::Result<Input> {
-    if path.is_file() {
-        if let Ok(bytes) = std::fs::read(path) {
-            if bytes.first() == Some(&b'{') {
-                let saved: SavedPlan = serde_json::from_slice(&bytes).with_context(|| {
-                    format!(
-                        "`{}` looks like a saved plan but cannot be read",
-                        path.display()
-                    )
-                })?;
-                let spec = orgform_spec::validate_org(saved.org().clone()).map_err(|diags| {
-                    output::print_stderr(&diags.render(output::stderr_color()));
-                    anyhow!(
-                        "the org in the saved plan `{}` is not valid: it was altered or made by an \
-                         incompatible version",
-                        path.display()
-                    )
-                })?;
-                return Ok(Input::Saved(Box::new(saved), spec));
-            }
-        }
+    if path.is_file()
+        && let Ok(bytes) = std::fs::read(path)
+        && bytes.first() == Some(&b'{')
+    {
+        let saved: SavedPlan = serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "`{}` looks like a saved plan but cannot be read",
+                path.display()
+            )
+        })?;
+        let spec = orgform_spec::validate_org(saved.org().clone()).map_err(|diags| {
+            output::print_stderr(&diags.render(output::stderr_color()));
+            anyhow!(
+                "the org in the saved plan `{}` is not valid: it was altered or made by an \
+                 incompatible version",
+                path.display()
+            )
+        })?;
+        return Ok(Input::Saved(Box::new(saved), spec));
     }
     Ok(Input::Spec(load_spec(path)?))
 }
@@ -306,8 +328,10 @@ impl Attempt<'_> {
     }
 
     /// Records a failed request and turns it into the error to print.
-    fn failed(&self, err: ClientError, spec: &ValidatedSpec, real: bool) -> anyhow::Error {
-        let maybe = real && err.may_have_applied();
+    fn failed(&self, err: ClientError, spec: &ValidatedSpec) -> anyhow::Error {
+        // A validate-only request can have applied nothing, unless the server
+        // answered it as a real one (`ValidateOnlyMismatch`): the client knows.
+        let maybe = err.may_have_applied();
         let outcome = if maybe {
             Outcome::MaybeApplied
         } else {
@@ -316,32 +340,14 @@ impl Attempt<'_> {
         self.record(outcome, Some(&err.to_string()));
         if let ClientError::Rejected { errors, .. } = &err {
             let mut text = String::from("The server refused the plan:\n");
-            for e in errors {
-                text.push_str(&format!("  - {}", e.code));
-                if let Some(id) = &e.external_id {
-                    text.push_str(&format!(" for `{id}`"));
-                    if let Some(loc) = spec
-                        .sources()
-                        .record(Kind::User, id)
-                        .or_else(|| spec.sources().record(Kind::Group, id))
-                    {
-                        text.push_str(&format!(" ({loc})"));
-                    }
-                }
-                if !e.message.is_empty() {
-                    text.push_str(&format!(": {}", e.message));
-                }
-                text.push('\n');
-                if let Some(advice) = orgform_frankly::advice(&e.code) {
-                    text.push_str(&format!("    what to do: {advice}\n"));
-                }
-            }
+            text.push_str(&preflight::explain_rejection(errors, spec));
             output::print_stderr(&text);
         }
         let what = if maybe {
-            "the server MAY HAVE APPLIED this plan (the request was sent but no answer came \
-             back); the state is unchanged: run `orgform apply` again, it converges because the \
-             request is the full desired org"
+            "the server may have applied this plan (it may have received the request, but no \
+             success came back); the state is unchanged: run `orgform apply` again, it converges \
+             because the request is the full desired org (`orgform plan --preflight` shows what \
+             the server holds)"
         } else {
             "nothing was changed on the server and the state is untouched"
         };

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod plan;
+pub mod preflight;
 pub mod schema;
 pub mod show;
 pub mod sim;

@@ -8,13 +8,13 @@ use orgform_model::EffectiveOrg;
 use orgform_plan::{Plan, PlanOptions, SavedPlan};
 
 use crate::args::{PlanArgs, PlanFormat};
-use crate::commands::{base, load_spec, load_state, store};
+use crate::commands::{base, load_spec, load_state, preflight, store};
 use crate::output;
 
 /// Runs `orgform plan`.
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    if args.preflight || args.redact || args.deletions_report.is_some() {
-        bail!("--preflight, --redact and --deletions-report are not available yet in this build");
+    if args.redact || args.deletions_report.is_some() {
+        bail!("--redact and --deletions-report are not available yet in this build");
     }
     let spec = load_spec(&args.spec)?;
     let store = store(args.state.state.as_deref());
@@ -39,6 +39,19 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             out.display(),
             out.display()
         ));
+    }
+    if args.preflight {
+        let verdict = preflight::run(
+            &spec,
+            &plan,
+            state.as_ref(),
+            &store,
+            args.endpoint.as_deref(),
+        )?;
+        if verdict == preflight::Verdict::Drift {
+            // Drift stops CI whatever --detailed-exitcode says.
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(exit_code(&plan, args.detailed_exitcode))
 }

@@ -1,0 +1,576 @@
+//! End to end: apply under failure, and drift detection (issue 7). The real
+//! binary against the real emulator's faults on 127.0.0.1:
+//! - 503s then success: retried, exactly one state write;
+//! - a 503 storm longer than the retry budget: a clean failure, state intact;
+//! - latency beyond the request timeout: "may have applied", state intact;
+//! - the connection dropped after the server committed: "may have
+//!   applied", state unchanged, and the next apply converges;
+//! - `plan --preflight`: drift after the state was lost, none after a normal
+//!   apply, a refusal as drift, and "no counts" from a server that reports none.
+//!
+//! Budgets and timeouts are short (hundreds of milliseconds) so the suite
+//! stays quick on CI's 2 cores. Every run has `RUST_LOG=trace` and every
+//! output is checked for the token.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{PAUSE_AT, Run, Sim, TOKEN, Work};
+use serde_json::Value;
+
+const ABC: &str = r#"version: 1
+users:
+  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
+  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
+  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}
+"#;
+
+const ABD: &str = r#"version: 1
+users:
+  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
+  - {externalId: B, firstName: Bobby, lastName: Birch, email: bobby@example.com}
+  - {externalId: D, firstName: Dan, lastName: Dogwood, email: dan@example.com}
+"#;
+
+/// Runs orgform with the token and trace logs; checks the output for the token.
+fn run(work: &Work, args: &[&str]) -> Run {
+    let run = work.run_env(args, &[("FRANKLY_API_TOKEN", TOKEN), ("RUST_LOG", "trace")]);
+    assert_clean(&run);
+    run
+}
+
+#[track_caller]
+fn assert_clean(run: &Run) {
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
+    assert!(!all.contains("panicked"), "a panic:\n{all}");
+}
+
+fn apply(work: &Work, sim: &Sim, spec: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["apply", spec, "--auto-approve", "--endpoint", &sim.url];
+    args.extend_from_slice(extra);
+    run(work, &args)
+}
+
+#[track_caller]
+fn assert_converged(work: &Work, spec: &str) {
+    run(work, &["plan", spec, "--detailed-exitcode"]).expect_code(0);
+}
+
+fn state_bytes(work: &Work) -> Vec<u8> {
+    std::fs::read(work.state()).expect("state file")
+}
+
+fn state_json(work: &Work) -> Value {
+    serde_json::from_slice(&state_bytes(work)).expect("state JSON")
+}
+
+fn history(work: &Work) -> Vec<Value> {
+    let path = work.path().join(".orgform/history.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("history line"))
+        .collect()
+}
+
+fn outcomes(work: &Work) -> Vec<String> {
+    history(work)
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn managed_ids(sim: &Sim) -> Vec<String> {
+    sim.data()["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| u["managed"] == true)
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// No file left in the work directory holds the token.
+#[track_caller]
+fn assert_no_token_in_files(work: &Work) {
+    for entry in walk(work.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(
+            !text.contains(TOKEN),
+            "the token leaked into `{}`",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Starts an apply that stops after its validate-only request, so a test can
+/// change the emulator's faults for the real request only.
+fn apply_paused_after_preflight(
+    work: &Work,
+    sim: &Sim,
+    spec: &str,
+    extra: &[&str],
+) -> common::Spawned {
+    let mut args = vec!["apply", spec, "--auto-approve", "--endpoint", &sim.url];
+    args.extend_from_slice(extra);
+    let spawned = work.spawn(&args, &[(PAUSE_AT, "preflight"), ("RUST_LOG", "trace")]);
+    spawned.wait_paused("preflight");
+    spawned
+}
+
+#[test]
+fn a_few_503s_on_the_real_request_are_retried_and_the_state_is_written_once() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abc = abc.to_str().unwrap();
+    let mut spawned = apply_paused_after_preflight(&work, &sim, abc, &["--max-retries", "3"]);
+    sim.set_faults(r#"{"failNext": 2}"#);
+    spawned.resume();
+    let done = spawned.finish();
+    assert_clean(&done);
+    done.expect_code(0);
+    let err = done.stderr();
+    assert!(err.contains("attempt 2 of 4"), "{err}");
+    assert!(err.contains("attempt 3 of 4"), "{err}");
+    assert!(err.contains("server answered 503"), "{err}");
+    assert!(
+        !err.contains("attempt 4 of 4"),
+        "only two retries were needed:\n{err}"
+    );
+    assert_eq!(state_json(&work)["serial"], 1);
+    assert!(
+        !work.path().join(".orgform/state.json.backup").exists(),
+        "a second write would have left a backup"
+    );
+    assert_eq!(outcomes(&work), ["applied"], "one history line");
+    assert_eq!(managed_ids(&sim), ["A", "B", "C"]);
+    assert_converged(&work, abc);
+    assert_no_token_in_files(&work);
+}
+
+#[test]
+fn a_503_storm_longer_than_the_budget_fails_cleanly() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abd = work.spec("abd.yaml", ABD);
+    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
+    let before = state_bytes(&work);
+
+    sim.set_faults(r#"{"failNext": 1000}"#);
+    let started = Instant::now();
+    let run = apply(
+        &work,
+        &sim,
+        abd.to_str().unwrap(),
+        &["--max-retries", "50", "--retry-budget", "1s"],
+    );
+    let took = started.elapsed();
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(err.contains("503"), "{err}");
+    assert!(err.contains("retries exhausted"), "{err}");
+    assert!(err.contains("nothing was changed on the server"), "{err}");
+    assert!(!err.to_lowercase().contains("may have applied"), "{err}");
+    assert!(
+        took < Duration::from_secs(6),
+        "the budget bounds the retries: took {took:?}"
+    );
+    assert_eq!(state_bytes(&work), before, "state intact");
+    assert_eq!(outcomes(&work), ["applied", "failed"]);
+    assert_eq!(managed_ids(&sim), ["A", "B", "C"], "nothing applied");
+
+    sim.set_faults(r#"{"failNext": 0}"#);
+    apply(&work, &sim, abd.to_str().unwrap(), &[]).expect_code(0);
+    assert_converged(&work, abd.to_str().unwrap());
+    assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
+    assert_no_token_in_files(&work);
+}
+
+#[test]
+fn latency_beyond_the_request_timeout_may_have_applied_and_the_next_apply_converges() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abd = work.spec("abd.yaml", ABD);
+    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
+    let before = state_bytes(&work);
+
+    let mut spawned = apply_paused_after_preflight(
+        &work,
+        &sim,
+        abd.to_str().unwrap(),
+        &["--request-timeout", "300ms", "--max-retries", "1"],
+    );
+    sim.set_faults(r#"{"latencyMs": 1500}"#);
+    spawned.resume();
+    let done = spawned.finish();
+    assert_clean(&done);
+    done.expect_code(1);
+    let err = done.stderr();
+    assert!(
+        err.contains("attempt 2 of 2"),
+        "a timeout is retried:\n{err}"
+    );
+    assert!(err.contains("no answer within 300ms"), "{err}");
+    assert!(
+        err.contains("the server may have applied this plan"),
+        "{err}"
+    );
+    assert!(err.contains("the state is unchanged"), "{err}");
+    assert_eq!(state_bytes(&work), before, "state intact");
+    assert_eq!(outcomes(&work), ["applied", "maybeApplied"]);
+
+    sim.set_faults(r#"{"latencyMs": 0}"#);
+    let run = apply(&work, &sim, abd.to_str().unwrap(), &[]);
+    run.expect_code(0);
+    assert_eq!(state_json(&work)["serial"], 2);
+    assert_converged(&work, abd.to_str().unwrap());
+    assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
+    assert_no_token_in_files(&work);
+}
+
+#[test]
+fn a_connection_dropped_after_commit_then_a_converging_reapply() {
+    let sim = Sim::start(&["--fault", "drop-after-commit=1"]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abc = abc.to_str().unwrap();
+
+    let run = apply(&work, &sim, abc, &["--max-retries", "0"]);
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("the server may have applied this plan"),
+        "{err}"
+    );
+    assert!(err.contains("run `orgform apply` again"), "{err}");
+    assert!(!work.state().exists(), "no state written");
+    assert_eq!(outcomes(&work), ["maybeApplied"]);
+    assert_eq!(
+        managed_ids(&sim),
+        ["A", "B", "C"],
+        "the emulator did commit before dropping the connection"
+    );
+
+    // The preflight sees what happened, and names the likely cause.
+    let pre = run_preflight(&work, &sim, abc);
+    pre.expect_code(1);
+    let err = pre.stderr();
+    assert!(err.contains("DRIFT"), "{err}");
+    assert!(
+        err.contains("may have been applied without its state"),
+        "{err}"
+    );
+
+    // Applying again converges: the request is the full desired org.
+    let run = apply(&work, &sim, abc, &[]);
+    run.expect_code(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("0 created (PLANNED 3)"),
+        "the server reports it already had them:\n{err}"
+    );
+    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(outcomes(&work), ["maybeApplied", "applied"]);
+    assert_converged(&work, abc);
+    run_preflight(&work, &sim, abc).expect_code(0);
+    assert_no_token_in_files(&work);
+}
+
+#[test]
+fn a_dropped_connection_is_retried_and_converges_within_one_apply() {
+    let sim = Sim::start(&["--fault", "drop-after-commit=1"]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abc = abc.to_str().unwrap();
+    let run = apply(&work, &sim, abc, &["--max-retries", "2"]);
+    run.expect_code(0);
+    let err = run.stderr();
+    assert!(err.contains("attempt 2 of 3"), "{err}");
+    assert!(err.contains("(the server may have applied it)"), "{err}");
+    assert!(
+        err.contains("the server's counts differ from the plan"),
+        "{err}"
+    );
+    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(outcomes(&work), ["applied"]);
+    assert_converged(&work, abc);
+}
+
+#[test]
+fn the_specs_target_settings_bound_the_client() {
+    let sim = Sim::start(&["--fault", "latency=1500ms"]);
+    let work = Work::new();
+    let spec = work.spec(
+        "abc.yaml",
+        &ABC.replace(
+            "version: 1\n",
+            "version: 1\ntarget:\n  maxRetries: 0\n  requestTimeoutSecs: 1\n  retryBudgetSecs: 1\n",
+        ),
+    );
+    let started = Instant::now();
+    let run = apply(&work, &sim, spec.to_str().unwrap(), &[]);
+    let took = started.elapsed();
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("(1 attempt)"),
+        "maxRetries: 0 sends once:\n{err}"
+    );
+    assert!(
+        err.contains("no answer within 1.0s"),
+        "requestTimeoutSecs: 1:\n{err}"
+    );
+    assert!(
+        err.contains("nothing was applied") || err.contains("nothing was changed"),
+        "the validate-only request timed out: nothing can have been applied:\n{err}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(!work.state().exists());
+    assert_eq!(outcomes(&work), ["failed"]);
+
+    // A flag wins over the spec.
+    let run = apply(
+        &work,
+        &sim,
+        spec.to_str().unwrap(),
+        &["--request-timeout", "5s"],
+    );
+    run.expect_code(0);
+}
+
+fn run_preflight(work: &Work, sim: &Sim, spec: &str) -> Run {
+    run(work, &["plan", spec, "--preflight", "--endpoint", &sim.url])
+}
+
+#[test]
+fn preflight_finds_no_drift_after_a_normal_apply() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abd = work.spec("abd.yaml", ABD);
+    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
+
+    let run = run(
+        &work,
+        &[
+            "plan",
+            abc.to_str().unwrap(),
+            "--preflight",
+            "--endpoint",
+            &sim.url,
+            "--detailed-exitcode",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains("Preflight: no drift"),
+        "{}",
+        run.stderr()
+    );
+
+    // Changes but no drift: the exit code is the plan's.
+    let run = run_with_preflight_detailed(&work, &sim, abd.to_str().unwrap());
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("no drift"), "{err}");
+    assert!(
+        err.contains("users 1 created, 1 updated, 1 deleted"),
+        "the server's counts are shown:\n{err}"
+    );
+    // JSON on stdout stays JSON.
+    let json = crate::run(
+        &work,
+        &[
+            "plan",
+            abd.to_str().unwrap(),
+            "--preflight",
+            "--endpoint",
+            &sim.url,
+            "--format",
+            "json",
+        ],
+    );
+    json.expect_code(0);
+    let _: Value = serde_json::from_str(&json.stdout()).expect("stdout is the JSON plan alone");
+    assert_eq!(
+        managed_ids(&sim),
+        ["A", "B", "C"],
+        "a preflight changes nothing"
+    );
+    assert_eq!(state_json(&work)["serial"], 1);
+}
+
+fn run_with_preflight_detailed(work: &Work, sim: &Sim, spec: &str) -> Run {
+    run(
+        work,
+        &[
+            "plan",
+            spec,
+            "--preflight",
+            "--endpoint",
+            &sim.url,
+            "--detailed-exitcode",
+        ],
+    )
+}
+
+#[test]
+fn preflight_finds_drift_after_the_state_was_deleted() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
+    std::fs::remove_file(work.state()).unwrap();
+
+    // Same spec: the plan creates 3, the server already has them.
+    let run = run_with_preflight_detailed(&work, &sim, abc.to_str().unwrap());
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("DRIFT: the server's counts differ from the plan"),
+        "{err}"
+    );
+    assert!(err.contains("plan:   users 3 created"), "{err}");
+    assert!(err.contains("server: users 0 created"), "{err}");
+    assert!(
+        err.contains("already holds 3 of the users the plan would create"),
+        "{err}"
+    );
+    assert!(err.contains("restore it"), "says what to do:\n{err}");
+
+    // A shrunk spec: the server would delete C, which the plan never shows.
+    let ab = work.spec(
+        "ab.yaml",
+        &ABC.replace(
+            "  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}\n",
+            "",
+        ),
+    );
+    let run = run_with_preflight_detailed(&work, &sim, ab.to_str().unwrap());
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(err.contains("DRIFT: the server refused the plan"), "{err}");
+    assert!(err.contains("limitExceeded"), "{err}");
+    assert!(
+        err.contains("holds 1 managed users that the state does not know"),
+        "{err}"
+    );
+    assert_eq!(managed_ids(&sim), ["A", "B", "C"], "nothing changed");
+}
+
+#[test]
+fn preflight_says_so_when_the_server_reports_no_counts() {
+    // A server that accepts everything with an empty 200, as the real API may.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1/organization", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 65536];
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
+            let _ = stream.read(&mut buf);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let run = run(
+        &work,
+        &[
+            "plan",
+            abc.to_str().unwrap(),
+            "--preflight",
+            "--endpoint",
+            &url,
+            "--detailed-exitcode",
+        ],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("reports no counts, so drift cannot be checked"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn preflight_refuses_another_endpoint_and_skips_a_blocked_plan() {
+    let sim = Sim::start(&[]);
+    let other = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
+    let run = run_preflight(&work, &other, abc.to_str().unwrap());
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("the state was applied to"),
+        "{}",
+        run.stderr()
+    );
+    assert!(managed_ids(&other).is_empty(), "nothing was sent there");
+
+    let blocked = work.spec(
+        "blocked.yaml",
+        &ABD.replace(
+            "version: 1\n",
+            "version: 1\nsettings:\n  maxUsersCreated: 0\n",
+        ),
+    );
+    let run = run_preflight(&work, &sim, blocked.to_str().unwrap());
+    run.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("Preflight skipped: the plan is blocked"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn preflight_without_a_token_fails_before_sending() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let run = work.run_env(
+        &[
+            "plan",
+            abc.to_str().unwrap(),
+            "--preflight",
+            "--endpoint",
+            &sim.url,
+        ],
+        &[],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("--preflight needs the API token"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("FRANKLY_API_TOKEN"),
+        "{}",
+        run.stderr()
+    );
+}
