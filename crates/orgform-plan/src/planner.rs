@@ -764,49 +764,46 @@ fn limit_checks(limits: &Limits, summary: &Summary, notes: &mut Notes) -> Vec<Li
         .collect()
 }
 
+/// A protected record (as the state remembers it) that the plan deletes.
 fn protection_checks(
     old: &EffectiveOrg,
     after: &EffectiveOrg,
     org: &DesiredOrg,
     notes: &mut Notes,
 ) {
-    for (kind, protected, exists) in [
+    for (kind, key, protected, sent_empty) in [
         (
             Kind::User,
+            "users",
             &old.protected.users,
-            &after.users.keys().collect::<BTreeSet<_>>(),
+            org.users.as_ref().is_some_and(Vec::is_empty),
         ),
         (
             Kind::Group,
+            "groups",
             &old.protected.groups,
-            &after.groups.keys().collect::<BTreeSet<_>>(),
+            org.groups.as_ref().is_some_and(Vec::is_empty),
         ),
     ] {
         for id in protected {
-            let was_there = match kind {
-                Kind::User => old.users.contains_key(id),
-                Kind::Group => old.groups.contains_key(id),
+            let (was_there, is_there) = match kind {
+                Kind::User => (old.users.contains_key(id), after.users.contains_key(id)),
+                Kind::Group => (old.groups.contains_key(id), after.groups.contains_key(id)),
             };
-            if !was_there || exists.contains(id) {
+            if !was_there || is_there {
                 continue;
             }
-            let key = match kind {
-                Kind::User => "users",
-                Kind::Group => "groups",
-            };
-            let how = if matches!(kind, Kind::User) && org.users.as_ref().is_some_and(Vec::is_empty)
-                || matches!(kind, Kind::Group) && org.groups.as_ref().is_some_and(Vec::is_empty)
-            {
-                format!("(`{key}: []` deletes every managed {kind})")
+            let how = if sent_empty {
+                format!("`{key}: []` deletes every managed {kind}")
             } else {
-                format!("(it is not in `{key}`)")
+                format!("it is not in `{key}`")
             };
             notes.block(
                 BlockedCode::ProtectedDeletion,
                 Some(kind),
                 vec![id.clone()],
                 format!(
-                    "the plan deletes protected {kind} `{id}` {how}; to delete it, first apply \
+                    "the plan deletes protected {kind} `{id}` ({how}); to delete it, first apply \
                      a spec that keeps it with `protected: false`"
                 ),
             );
