@@ -68,45 +68,108 @@ impl<'a> Hierarchy<'a> {
     }
 
     /// The groups of `subset`, parents before children (`reverse`: children
-    /// before parents); among the groups ready at each step, the smallest
-    /// externalId goes first. Groups on a cycle (a blocked plan) come last,
-    /// by externalId, so the order is total even then.
+    /// before parents); among the groups of `subset` that are ready (every
+    /// ancestor, or with `reverse` every descendant, that is in `subset` is
+    /// already out), the smallest externalId goes first. Groups outside
+    /// `subset` impose no wait: an unchanged parent is not a step of the
+    /// plan. Groups on or below a cycle (a blocked plan) come last, by
+    /// externalId, so the order is total even then.
     pub fn order(&self, subset: &BTreeSet<&'a str>, reverse: bool) -> Vec<&'a str> {
-        let (before, after) = if reverse {
-            (Direction::Outgoing, Direction::Incoming)
-        } else {
-            (Direction::Incoming, Direction::Outgoing)
-        };
-        // Kahn's algorithm over the whole graph (a changed group's parent
-        // may itself be unchanged), emitting only the subset.
+        let nearest = self.nearest_ancestors_in(subset);
+        // Kahn's algorithm over the forest `subset` induces: each member
+        // waits for its nearest member ancestor (forward) or for its member
+        // children (reverse).
+        let mut children: BTreeMap<&'a str, Vec<&'a str>> = BTreeMap::new();
         let mut waiting: BTreeMap<&'a str, usize> = BTreeMap::new();
-        let mut ready: BTreeSet<&'a str> = BTreeSet::new();
-        for id in self.graph.nodes() {
-            let n = self.graph.neighbors_directed(id, before).count();
-            if n == 0 {
-                ready.insert(id);
-            } else {
-                waiting.insert(id, n);
+        let mut on_cycle: Vec<&'a str> = Vec::new();
+        for &id in subset {
+            match nearest.get(id) {
+                Some(Some(Some(up))) => {
+                    children.entry(up).or_default().push(id);
+                    if reverse {
+                        *waiting.entry(up).or_default() += 1;
+                    } else {
+                        waiting.insert(id, 1);
+                    }
+                }
+                Some(Some(None)) | None => {}
+                Some(None) => on_cycle.push(id),
             }
         }
+        let mut ready: BTreeSet<&'a str> = subset
+            .iter()
+            .copied()
+            .filter(|id| !waiting.contains_key(id) && !on_cycle.contains(id))
+            .collect();
         let mut out = Vec::with_capacity(subset.len());
         while let Some(id) = ready.pop_first() {
-            if subset.contains(id) {
-                out.push(id);
-            }
-            for next in self.graph.neighbors_directed(id, after) {
-                if let Some(n) = waiting.get_mut(next) {
-                    *n -= 1;
-                    if *n == 0 {
-                        waiting.remove(next);
-                        ready.insert(next);
+            out.push(id);
+            let next: Vec<&'a str> = if reverse {
+                match nearest.get(id) {
+                    Some(Some(Some(up))) => vec![*up],
+                    _ => Vec::new(),
+                }
+            } else {
+                children.get(id).cloned().unwrap_or_default()
+            };
+            for n in next {
+                if let Some(count) = waiting.get_mut(n) {
+                    *count -= 1;
+                    if *count == 0 {
+                        waiting.remove(n);
+                        ready.insert(n);
                     }
                 }
             }
         }
-        // Whatever is still waiting is on (or below) a cycle.
-        out.extend(waiting.keys().filter(|id| subset.contains(*id)));
+        on_cycle.sort_unstable();
+        out.extend(on_cycle);
         out
+    }
+
+    /// For every group: `None` when its chain of parents never ends (it is
+    /// on or below a cycle), else `Some` of its nearest proper ancestor in
+    /// `subset` (`Some(None)`: there is none). Linear: each group's chain is
+    /// walked once, memoized.
+    fn nearest_ancestors_in(
+        &self,
+        subset: &BTreeSet<&'a str>,
+    ) -> BTreeMap<&'a str, Option<Option<&'a str>>> {
+        let mut memo: BTreeMap<&'a str, Option<Option<&'a str>>> = BTreeMap::new();
+        let mut path: Vec<&'a str> = Vec::new();
+        let mut on_path: BTreeSet<&'a str> = BTreeSet::new();
+        for start in self.graph.nodes() {
+            if memo.contains_key(start) {
+                continue;
+            }
+            path.clear();
+            on_path.clear();
+            // Walk up until a root, a known group, or a group seen on this walk.
+            let mut at = start;
+            let top = loop {
+                path.push(at);
+                on_path.insert(at);
+                match self.parent(at) {
+                    None => break Some(None),
+                    Some(p) if on_path.contains(p) => break None,
+                    Some(p) => match memo.get(p) {
+                        Some(None) => break None,
+                        Some(Some(above)) => {
+                            break Some(if subset.contains(p) { Some(p) } else { *above });
+                        }
+                        None => at = p,
+                    },
+                }
+            };
+            // `top` is the answer for the last group of the path; each one
+            // below it gets its parent (when a member) or its parent's answer.
+            let mut answer = top;
+            while let Some(id) = path.pop() {
+                memo.insert(id, answer);
+                answer = answer.map(|above| if subset.contains(id) { Some(id) } else { above });
+            }
+        }
+        memo
     }
 }
 
@@ -140,6 +203,31 @@ mod tests {
         assert_eq!(h.order(&all, true), ["b", "c", "a", "y", "z"]);
         let some: BTreeSet<&str> = ["c", "z"].into_iter().collect();
         assert_eq!(h.order(&some, false), ["z", "c"]);
+    }
+
+    #[test]
+    fn groups_outside_the_subset_impose_no_wait() {
+        // Found by the property tests (issue 12): `m` is unchanged, so its
+        // child `b` is ready at once and goes before `c`; `a` is deleted
+        // while its child `z` stays, so `a` is ready at once too.
+        let gs = groups(&[
+            ("a", None),
+            ("b", Some("m")),
+            ("c", None),
+            ("m", None),
+            ("z", Some("a")),
+        ]);
+        let h = Hierarchy::new(&gs);
+        let changed: BTreeSet<&str> = ["b", "c"].into_iter().collect();
+        assert_eq!(h.order(&changed, false), ["b", "c"]);
+        let deleted: BTreeSet<&str> = ["a", "c"].into_iter().collect();
+        assert_eq!(h.order(&deleted, true), ["a", "c"]);
+        // A member still waits for a member ancestor through a non-member.
+        let chain = groups(&[("a", Some("b")), ("b", Some("c")), ("c", None)]);
+        let h = Hierarchy::new(&chain);
+        let ends: BTreeSet<&str> = ["a", "c"].into_iter().collect();
+        assert_eq!(h.order(&ends, false), ["c", "a"]);
+        assert_eq!(h.order(&ends, true), ["a", "c"]);
     }
 
     #[test]
