@@ -191,8 +191,10 @@ pub struct ShowArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Serial, lineage, counts and the last apply.
+    #[command(after_help = "Example:\n  orgform state show --state .orgform/state.json")]
     Show(StateArg),
     /// The managed users and groups.
+    #[command(after_help = "Example:\n  orgform state list | grep E001")]
     List(StateArg),
 }
 

@@ -27,6 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The largest value the API accepts for any of the six limits.
@@ -36,7 +37,18 @@ pub const DEFAULT_LIMIT: u32 = 200;
 
 /// A user's role in &frankly (`accessInfo.role`), case-sensitive on the wire.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 pub enum Role {
     /// May manage the account (and generate API tokens).
@@ -168,20 +180,27 @@ impl fmt::Display for LimitName {
 }
 
 /// The six limits, each `0..=20000`, default 200 (the API's defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(default, deny_unknown_fields)]
 pub struct Limits {
     /// `maxUsersCreated`
+    #[schemars(range(max = MAX_LIMIT))]
     pub max_users_created: u32,
     /// `maxUsersUpdated`
+    #[schemars(range(max = MAX_LIMIT))]
     pub max_users_updated: u32,
     /// `maxUsersDeleted`
+    #[schemars(range(max = MAX_LIMIT))]
     pub max_users_deleted: u32,
     /// `maxGroupsCreated`
+    #[schemars(range(max = MAX_LIMIT))]
     pub max_groups_created: u32,
     /// `maxGroupsUpdated`
+    #[schemars(range(max = MAX_LIMIT))]
     pub max_groups_updated: u32,
     /// `maxGroupsDeleted`
+    #[schemars(range(max = MAX_LIMIT))]
     pub max_groups_deleted: u32,
 }
 
@@ -227,8 +246,9 @@ impl Limits {
 
 /// The API's `settings` object as the spec gives it (minus `validateOnly`,
 /// which only the apply flow decides).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(default, deny_unknown_fields)]
 pub struct Settings {
     /// Force `language` onto existing users too.
     pub force_set_language: bool,
@@ -238,8 +258,9 @@ pub struct Settings {
 }
 
 /// Where `apply` sends the org, and how patiently. Never sent to the API.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct Target {
     /// The organization endpoint; `None` = the real API's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,8 +286,9 @@ pub struct Target {
 }
 
 /// One custom attribute of the account (an `externalProperties` key).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct AttributeDef {
     /// Allowed values, exact match; `None` = any string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,20 +300,24 @@ pub struct AttributeDef {
 
 /// Client-side guard rails (never sent). Percentages are of the managed
 /// records in the state; `None` = the documented default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct Safety {
     /// Largest share of managed users one apply may delete or deactivate (default 25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub max_user_deletion_percent: Option<u32>,
     /// Largest share of managed groups one apply may delete (default 25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub max_group_deletion_percent: Option<u32>,
     /// The share thresholds apply only when at least this many of that kind are managed (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_population: Option<u32>,
     /// Largest share of group memberships one apply may remove (default off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub max_membership_loss_percent: Option<u32>,
     /// Users with role Administrator that must remain after an apply (default 0 = off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,6 +358,26 @@ impl Serialize for ParentRef {
             ParentRef::Omitted | ParentRef::Root => s.serialize_none(),
             ParentRef::Group(g) => s.serialize_str(g),
         }
+    }
+}
+
+// A spec may write `parent: null` (unlike any other field, where `null` is
+// an error), so the schema says so explicitly with `oneOf`.
+impl JsonSchema for ParentRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ParentRef".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The parent group's externalId, or `null` to make the group a root; \
+                omitted = the parent is left as is on the server.",
+            "oneOf": [{"type": "string", "minLength": 1}, {"type": "null"}]
+        })
     }
 }
 
@@ -388,8 +434,9 @@ impl AccessList {
 }
 
 /// `accessInfo` as a spec gives it: each list `None` when omitted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct DesiredAccess {
     /// `memberOf`; `None` = leave memberships of managed groups as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -426,16 +473,21 @@ impl DesiredAccess {
 }
 
 /// A user as the spec asks for it. `None` = the key is omitted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct DesiredUser {
     /// The identity; must never change.
+    #[schemars(length(min = 1))]
     pub external_id: String,
     /// Given name.
+    #[schemars(length(min = 1))]
     pub first_name: String,
     /// Family name.
+    #[schemars(length(min = 1))]
     pub last_name: String,
     /// Email, unique case-insensitively.
+    #[schemars(length(min = 1))]
     pub email: String,
     /// E.164 phone; `None` or `""` = no phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -481,12 +533,15 @@ impl DesiredUser {
 }
 
 /// A group as the spec asks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct DesiredGroup {
     /// The identity; must never change (a new one drops the group's history).
+    #[schemars(length(min = 1))]
     pub external_id: String,
     /// Display name.
+    #[schemars(length(min = 1))]
     pub name: String,
     /// `None` or `""` = no description.
     #[serde(default, skip_serializing_if = "Option::is_none")]

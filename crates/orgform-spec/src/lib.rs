@@ -46,6 +46,7 @@
 mod diag;
 mod load;
 mod rules;
+mod schema;
 mod source;
 mod suggest;
 mod tables;
@@ -57,6 +58,7 @@ use orgform_model::DesiredOrg;
 use sha2::{Digest, Sha256};
 
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
+pub use schema::{SCHEMA_ID, spec_schema, spec_schema_text};
 pub use source::SourceMap;
 
 /// How [`load`] reads files.

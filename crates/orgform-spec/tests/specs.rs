@@ -59,12 +59,12 @@ fn valid_examples_load_without_diagnostics() {
         .field(Kind::User, "E001002", "email")
         .unwrap();
     assert_eq!(loc.file, specs().join("acme/users.yaml"));
-    assert_eq!((loc.line, loc.column), (25, 12));
+    assert_eq!((loc.line, loc.column), (26, 12));
     let loc = acme
         .sources()
         .field(Kind::User, "E001002", "externalProperties.city")
         .unwrap();
-    assert_eq!(loc.line, 35);
+    assert_eq!(loc.line, 36);
     let loc = acme.sources().record(Kind::Group, "TEAM-BDR").unwrap();
     assert_eq!(loc.file, specs().join("acme/groups.yaml"));
     assert!(

@@ -2,14 +2,19 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
+use std::io::Write;
+
 use clap::CommandFactory;
 
 use crate::args::{Cli, CompletionsArgs};
 
-/// Runs `orgform schema`.
+/// Runs `orgform schema`: prints the spec's JSON Schema (the same text as
+/// the committed `schema/orgform.schema.json`).
 pub fn run() -> anyhow::Result<ExitCode> {
-    bail!("`orgform schema` is not available yet in this build")
+    let mut out = std::io::stdout().lock();
+    out.write_all(orgform_spec::spec_schema_text().as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `orgform completions SHELL`.
