@@ -229,6 +229,14 @@ mod hierarchy;
 mod planner;
 pub mod render;
 mod saved;
+// Review outputs (issue 8): Markdown, diff, deletions report, redaction, compare.
+pub mod compare;
+pub mod diff;
+mod escape;
+pub mod markdown;
+pub mod redact;
+pub mod report;
+pub mod review;
 
 use std::collections::{BTreeMap, BTreeSet};
 
