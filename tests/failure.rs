@@ -11,6 +11,8 @@
 //! Budgets and timeouts are short (hundreds of milliseconds) so the suite
 //! stays quick on CI's 2 cores. Every run has `RUST_LOG=trace` and every
 //! output is checked for the token.
+// Helpers outside #[test] unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

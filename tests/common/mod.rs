@@ -26,6 +26,9 @@ pub struct Sim {
     child: Child,
     /// `http://127.0.0.1:PORT/v1/organization`
     pub url: String,
+    /// Everything the emulator wrote to stderr, when started with
+    /// [`Sim::start_logged`] (`RUST_LOG=trace`).
+    log: Option<Arc<Mutex<String>>>,
 }
 
 impl Sim {
@@ -44,15 +47,47 @@ impl Sim {
     /// Starts `orgform sim` listening on `listen` (e.g. `127.0.0.1:PORT` to
     /// restart a killed emulator on its old address).
     pub fn start_at(listen: &str, extra: &[&str]) -> Sim {
-        let mut child = Command::new(bin())
-            .args(["sim", "--listen", listen, "--token-env", "SIM_TOKEN"])
+        Sim::launch(listen, extra, false)
+    }
+
+    /// Like [`Sim::start_at`], with `RUST_LOG=trace` and stderr kept (see [`Sim::log`]).
+    pub fn start_logged(listen: &str, extra: &[&str]) -> Sim {
+        Sim::launch(listen, extra, true)
+    }
+
+    /// What the emulator logged so far (empty unless started logged).
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .map(|l| l.lock().expect("buffer lock").clone())
+            .unwrap_or_default()
+    }
+
+    fn launch(listen: &str, extra: &[&str], logged: bool) -> Sim {
+        let mut cmd = Command::new(bin());
+        cmd.args(["sim", "--listen", listen, "--token-env", "SIM_TOKEN"])
             .args(extra)
             .env("SIM_TOKEN", TOKEN)
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
+            .stderr(Stdio::null());
+        if logged {
+            cmd.env("RUST_LOG", "trace").stderr(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("start the emulator");
+        let log = child.stderr.take().map(|stderr| {
+            let buf = Arc::new(Mutex::new(String::new()));
+            let sink = Arc::clone(&buf);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock()
+                        .expect("buffer lock")
+                        .push_str(&format!("{line}\n"));
+                }
+            });
+            buf
+        });
         let stdout = child.stdout.take().expect("emulator stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -63,7 +98,7 @@ impl Sim {
             url.starts_with("http://127.0.0.1:"),
             "unexpected first line `{url}`"
         );
-        Sim { child, url }
+        Sim { child, url, log }
     }
 
     /// `127.0.0.1:PORT`, the address the emulator listens on.
@@ -231,7 +266,9 @@ impl Work {
         let stderr_thread = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                sink.lock()
+                    .expect("buffer lock")
+                    .push_str(&format!("{line}\n"));
                 let _ = tx.send(line);
             }
         });
@@ -288,7 +325,7 @@ impl Spawned {
                 Err(_) => panic!(
                     "no stderr line with `{needle}` within {timeout:?} (is this a debug build? \
                      the pause hook exists only there)\n--- stderr so far\n{}",
-                    self.stderr_text.lock().unwrap()
+                    self.stderr_text.lock().expect("buffer lock")
                 ),
             }
         }
@@ -329,7 +366,12 @@ impl Spawned {
         if let Some(t) = self.stderr_thread.take() {
             let _ = t.join();
         }
-        let stderr = self.stderr_text.lock().unwrap().clone().into_bytes();
+        let stderr = self
+            .stderr_text
+            .lock()
+            .expect("buffer lock")
+            .clone()
+            .into_bytes();
         Run(Output {
             status,
             stdout,
