@@ -101,7 +101,7 @@ pub enum PlanFormat {
     Markdown,
     /// The versioned JSON contract.
     Json,
-    /// A unified diff of the effective state against the desired org.
+    /// A unified diff of the effective state before and after the plan.
     Diff,
 }
 
@@ -137,6 +137,9 @@ pub struct PlanArgs {
     /// Write a CSV of every user or group to be deleted or deactivated.
     #[arg(long, value_name = "FILE")]
     pub deletions_report: Option<PathBuf>,
+    /// Compare with a plan saved earlier (the reviewed one): what changed since it.
+    #[arg(long, value_name = "PREVIOUS_PLANFILE")]
+    pub compare: Option<PathBuf>,
 }
 
 /// `orgform apply`.
@@ -179,6 +182,9 @@ pub struct ShowArgs {
     /// A plan saved with `orgform plan --out`.
     #[arg(value_name = "PLANFILE")]
     pub planfile: PathBuf,
+    /// For --format diff: the state the plan was made against.
+    #[command(flatten)]
+    pub state: StateArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use orgform_model::EffectiveOrg;
-use orgform_plan::{Plan, PlanOptions, SavedPlan};
+use orgform_plan::review::Review;
+use orgform_plan::{Plan, PlanOptions, SavedPlan, diff, markdown, report};
 
 use crate::args::{PlanArgs, PlanFormat};
 use crate::commands::{base, load_spec, load_state, preflight, store};
@@ -13,10 +14,12 @@ use crate::output;
 
 /// Runs `orgform plan`.
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    if args.redact || args.deletions_report.is_some() {
-        bail!("--redact and --deletions-report are not available yet in this build");
-    }
     let spec = load_spec(&args.spec)?;
+    // The reviewed plan is read first: a wrong path fails before any output.
+    let previous = match &args.compare {
+        Some(path) => Some((path, super::show::read_saved(path)?)),
+        None => None,
+    };
     let store = store(args.state.state.as_deref());
     let state = load_state(&store)?;
     let empty = EffectiveOrg::default();
@@ -26,7 +29,39 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         &PlanOptions { force: args.force },
     );
 
-    output::print_stdout(&render(&plan, args.format)?)?;
+    // Masking happens once, on the data, before any renderer sees it.
+    let before = state.as_ref().map_or(&empty, |s| &s.org);
+    let mut review = Review::of_plan(&plan, before);
+    if let Some((path, saved)) = &previous {
+        let comparison = orgform_plan::compare::compare(saved.plan(), plan.doc());
+        review = review.with_comparison(comparison, &path.display().to_string());
+    }
+    let redacted;
+    let review = if args.redact {
+        redacted = review.redacted();
+        &redacted
+    } else {
+        &review
+    };
+    output::print_stdout(&render_review(review, args.format)?)?;
+
+    if let Some(path) = &args.deletions_report {
+        let rows = report::deletions(review);
+        orgform_state::write_private_atomic(path, report::csv(&rows).as_bytes())
+            .with_context(|| format!("cannot write the deletions report `{}`", path.display()))?;
+        output::print_stderr(&format!(
+            "Wrote {} deletion{} and deactivation{} to `{}`{}.\n",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+            if rows.len() == 1 { "" } else { "s" },
+            path.display(),
+            if args.redact {
+                " (personal data masked)"
+            } else {
+                ""
+            }
+        ));
+    }
 
     if let Some(out) = &args.out {
         let endpoint = state.as_ref().and_then(|s| s.endpoint.as_deref());
@@ -56,18 +91,60 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&plan, args.detailed_exitcode))
 }
 
-/// A plan in the chosen format.
-pub fn render(plan: &Plan, format: PlanFormat) -> anyhow::Result<String> {
+/// A reviewed plan in the chosen format. A comparison (`--compare`) is
+/// appended to text, included in Markdown, added as a `comparison` key to
+/// the JSON document, and printed to stderr beside a diff (which stays a
+/// pure diff).
+pub fn render_review(review: &Review<'_>, format: PlanFormat) -> anyhow::Result<String> {
+    let comparison = review.comparison();
     Ok(match format {
-        PlanFormat::Text => orgform_plan::render::text(
-            plan,
-            &orgform_plan::render::TextOptions {
+        PlanFormat::Text => {
+            let mut out = orgform_plan::render::text_doc(
+                review.doc(),
+                &orgform_plan::render::TextOptions {
+                    color: output::stdout_color(),
+                },
+            );
+            if let Some((c, source)) = comparison {
+                out.push('\n');
+                out.push_str(&c.text(source));
+            }
+            out
+        }
+        PlanFormat::Json => match comparison {
+            None => orgform_plan::render::json_doc(review.doc()),
+            Some((c, _)) => {
+                let mut doc =
+                    serde_json::to_value(review.doc()).context("cannot encode the plan")?;
+                if let Some(object) = doc.as_object_mut() {
+                    object.insert(
+                        "comparison".to_owned(),
+                        serde_json::to_value(c).context("cannot encode the comparison")?,
+                    );
+                }
+                let mut out =
+                    serde_json::to_string_pretty(&doc).context("cannot encode the plan")?;
+                out.push('\n');
+                out
+            }
+        },
+        PlanFormat::Markdown => markdown::render(review, &markdown::MarkdownOptions::default()),
+        PlanFormat::Diff => {
+            let options = diff::DiffOptions {
                 color: output::stdout_color(),
-            },
-        ),
-        PlanFormat::Json => orgform_plan::render::json(plan),
-        PlanFormat::Markdown | PlanFormat::Diff => {
-            bail!("--format markdown and --format diff are not available yet in this build")
+                ..diff::DiffOptions::default()
+            };
+            let Some(out) = diff::render(review, &options) else {
+                bail!(
+                    "--format diff needs the state the plan was made against; run `orgform \
+                     plan SPEC --format diff`, or `orgform show PLANFILE --format diff --state \
+                     PATH` with that state"
+                );
+            };
+            if let Some((c, source)) = comparison {
+                output::print_stderr(&c.text(source));
+            }
+            out
         }
     })
 }
