@@ -395,3 +395,44 @@ fn lost_state_and_a_shrunk_spec_cannot_delete_unseen_users() {
     assert!(!work.state().exists(), "nothing written");
     assert_eq!(managed_users(&sim).len(), 3, "C is still there");
 }
+
+#[test]
+fn a_plan_saved_with_force_applies_without_force_and_the_history_says_forced() {
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let people: String = (0..12)
+        .map(|i| format!("  - {{externalId: U{i:02}, firstName: P{i}, lastName: Q, email: p{i}@example.com}}\n"))
+        .collect();
+    let spec = work.spec("org.yaml", &format!("version: 1\nusers:\n{people}"));
+    apply(&work, &sim, spec.to_str().unwrap()).expect_code(0);
+
+    // Deleting 4 of 12 (33%) crosses the default 25% threshold.
+    let kept: String = people.lines().take(8).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&spec, format!("version: 1\nusers:\n{kept}")).unwrap();
+    let plan_file = work.path().join("forced.orgplan");
+    work.run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--out",
+        plan_file.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    work.run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--force",
+        "--out",
+        plan_file.to_str().unwrap(),
+    ])
+    .expect_code(0);
+
+    apply(&work, &sim, plan_file.to_str().unwrap()).expect_code(0);
+    assert_eq!(managed_users(&sim).len(), 8);
+    let history = std::fs::read_to_string(work.path().join(".orgform/history.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "applied");
+    assert_eq!(
+        last["forced"], true,
+        "the history records the forced threshold"
+    );
+}

@@ -70,7 +70,12 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let plan = orgform_plan::plan(
         spec,
         base(state.as_ref(), &empty),
-        &PlanOptions { force: args.force },
+        // A saved plan is re-made with the options it was reviewed with (a
+        // plan saved with --force stays forced); a spec uses the flags.
+        &match &input {
+            Input::Saved(saved, _) => saved.options(),
+            Input::Spec(_) => PlanOptions { force: args.force },
+        },
     );
     if let Input::Saved(saved, _) = &input {
         saved
@@ -83,7 +88,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         plan: &plan,
         state: state.as_ref(),
         endpoint: &endpoint,
-        forced: args.force,
+        forced: plan.doc().forced,
         server: None,
         serial_after: None,
     };
