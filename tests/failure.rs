@@ -16,6 +16,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{PAUSE_AT, Run, Sim, TOKEN, Work};
@@ -42,9 +43,22 @@ fn run(work: &Work, args: &[&str]) -> Run {
     run
 }
 
+/// Outputs and bytes checked for the token so far in this test binary.
+static CHECKED: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+
+fn token_figures() -> String {
+    format!(
+        "{} outputs ({} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic",
+        CHECKED.0.load(Ordering::Relaxed),
+        CHECKED.1.load(Ordering::Relaxed)
+    )
+}
+
 #[track_caller]
 fn assert_clean(run: &Run) {
     let all = format!("{}{}", run.stdout(), run.stderr());
+    CHECKED.0.fetch_add(1, Ordering::Relaxed);
+    CHECKED.1.fetch_add(all.len() as u64, Ordering::Relaxed);
     assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
     assert!(!all.contains("panicked"), "a panic:\n{all}");
 }
@@ -164,6 +178,11 @@ fn a_few_503s_on_the_real_request_are_retried_and_the_state_is_written_once() {
     assert_eq!(managed_ids(&sim), ["A", "B", "C"]);
     assert_converged(&work, abc);
     assert_no_token_in_files(&work);
+    println!("RELIABILITY token-check: {}", token_figures());
+    println!(
+        "RELIABILITY 503-then-success: 2 x 503 on the real request, 3 attempts, exit 0, state \
+         serial 1 written once (no backup), history [applied], converged"
+    );
 }
 
 #[test]
@@ -203,6 +222,18 @@ fn a_503_storm_longer_than_the_budget_fails_cleanly() {
     assert_converged(&work, abd.to_str().unwrap());
     assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
     assert_no_token_in_files(&work);
+    let attempts = err
+        .split("retries exhausted")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .unwrap_or("?")
+        .trim_end_matches(", ")
+        .to_owned();
+    println!("RELIABILITY token-check: {}", token_figures());
+    println!(
+        "RELIABILITY 503-storm: endless 503s, --retry-budget 1s: {attempts}, failed after \
+         {took:.1?}, nothing applied, state byte-identical, history [applied, failed], then converged"
+    );
 }
 
 #[test]
@@ -246,6 +277,12 @@ fn latency_beyond_the_request_timeout_may_have_applied_and_the_next_apply_conver
     assert_converged(&work, abd.to_str().unwrap());
     assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
     assert_no_token_in_files(&work);
+    println!("RELIABILITY token-check: {}", token_figures());
+    println!(
+        "RELIABILITY latency-past-timeout: 1500ms latency on the real request, 300ms timeout, 2 \
+         attempts: exit 1 \"may have applied\", state byte-identical, history maybeApplied; \
+         re-apply converged (serial 2)"
+    );
 }
 
 #[test]
@@ -294,6 +331,12 @@ fn a_connection_dropped_after_commit_then_a_converging_reapply() {
     assert_converged(&work, abc);
     run_preflight(&work, &sim, abc).expect_code(0);
     assert_no_token_in_files(&work);
+    println!("RELIABILITY token-check: {}", token_figures());
+    println!(
+        "RELIABILITY drop-after-commit: committed then dropped, no retry: exit 1 \"may have \
+         applied\", no state, history maybeApplied; preflight found drift (exit 1); re-apply \
+         converged (server 0 created vs plan 3), preflight clean"
+    );
 }
 
 #[test]
@@ -314,6 +357,11 @@ fn a_dropped_connection_is_retried_and_converges_within_one_apply() {
     assert_eq!(state_json(&work)["serial"], 1);
     assert_eq!(outcomes(&work), ["applied"]);
     assert_converged(&work, abc);
+    println!("RELIABILITY token-check: {}", token_figures());
+    println!(
+        "RELIABILITY drop-then-retry: committed then dropped, retried once: exit 0 in one run, \
+         counts-differ warning, history [applied]"
+    );
 }
 
 #[test]

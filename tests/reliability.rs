@@ -25,7 +25,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,9 +58,22 @@ fn run(work: &Work, args: &[&str]) -> Run {
     run
 }
 
+/// Outputs and bytes checked for the token so far in this test binary.
+static CHECKED: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+
+fn token_figures() -> String {
+    format!(
+        "{} outputs ({} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic",
+        CHECKED.0.load(Ordering::Relaxed),
+        CHECKED.1.load(Ordering::Relaxed)
+    )
+}
+
 #[track_caller]
 fn assert_clean(run: &Run) {
     let all = format!("{}{}", run.stdout(), run.stderr());
+    CHECKED.0.fetch_add(1, Ordering::Relaxed);
+    CHECKED.1.fetch_add(all.len() as u64, Ordering::Relaxed);
     assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
     assert!(!all.contains("panicked"), "a panic:\n{all}");
 }
@@ -245,6 +258,7 @@ fn apply_killed_at_each_step_leaves_the_old_state_and_a_stale_lock() {
         assert_no_token_in_files(work.path());
         figures.push(format!("{step}: state old, server {server_had}, converged"));
     }
+    println!("RELIABILITY token-check: {}", token_figures());
     println!("RELIABILITY kill-at-step: {}", figures.join("; "));
 }
 
@@ -359,6 +373,7 @@ fn apply_killed_during_the_state_write_leaves_the_old_or_the_new_state() {
     run(&work, &["plan", spec, "--detailed-exitcode"]).expect_code(0);
     assert_eq!(state_people(&work), sim_people(&sim));
     assert_no_token_in_files(work.path());
+    println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY kill-during-state-write: {} kills of a {size}-byte state ({N} users), \
          {old} left the old state, {new} the new one, 0 partial",
@@ -474,6 +489,7 @@ fn the_emulator_killed_mid_request_restarts_from_its_data_file() {
     );
     assert_no_token_in_files(work.path());
     assert_no_token_in_files(data_dir.path());
+    println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY emulator-killed: {} kills ({N} users), restarted from --data each time, \
          data always whole: {}",
@@ -626,6 +642,7 @@ fn ten_applies_at_once_without_waiting_one_wins_the_others_fail_fast() {
         "the state equals the emulator's data"
     );
     assert_no_token_in_files(work.path());
+    println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY ten-at-once-fail-fast: 10 applies, 1 applied (held the lock {winner_took:?}), \
          {fast} refused naming the holder, {later} found nothing to do; {reads} lock-file reads, \
@@ -696,6 +713,7 @@ fn ten_applies_at_once_with_lock_timeout_run_one_after_another() {
         .count();
     assert_eq!(last, 1, "the state is exactly one of the specs applied");
     assert_no_token_in_files(work.path());
+    println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY ten-at-once-waiting: 10 applies with --lock-timeout, 10 applied one after \
          another (serials 0->10, one chain) in {took:?}; {} holders seen in {reads} lock-file \
