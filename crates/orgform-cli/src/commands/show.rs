@@ -1,22 +1,28 @@
 //! `orgform show PLANFILE`: renders a saved plan.
 //!
-//! Text, JSON and Markdown need only the file: they render the reviewed
-//! plan's document. A saved plan holds the desired org and the plan, not
-//! the state, so `--format diff` also reads the state (`--state`, else the
+//! Text and JSON need only the file: they render the reviewed plan's
+//! document. A saved plan holds the desired org and the plan, not the
+//! state, so `--format diff` also reads the state (`--state`, else the
 //! usual place) and uses it only when it is exactly the one the plan was
 //! made against: it replans the saved org against it and checks that this
-//! gives the reviewed plan (as `apply` does), then diffs. Otherwise it
-//! says so and fails; `orgform plan --format diff` needs no saved plan.
+//! gives the reviewed plan (as `apply` does), then diffs; otherwise it says
+//! so and fails (`orgform plan --format diff` needs no saved plan).
+//! Markdown does the same when it can, so `show` prints the very comment
+//! `plan` printed; without that state it renders the saved document alone,
+//! where a deactivated user's groups are listed only if the plan changes
+//! them.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use orgform_plan::SavedPlan;
+use orgform_model::EffectiveOrg;
 use orgform_plan::review::Review;
+use orgform_plan::{Plan, SavedPlan};
+use orgform_state::State;
 
 use crate::args::{PlanFormat, ShowArgs};
-use crate::commands::{load_state, plan::render_review, store};
+use crate::commands::{base, load_state, plan::render_review, store};
 use crate::output;
 
 /// Reads a plan saved by `orgform plan --out` and checks that it agrees
@@ -39,41 +45,55 @@ pub fn read_saved(path: &Path) -> anyhow::Result<SavedPlan> {
 /// Runs `orgform show`.
 pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let saved = read_saved(&args.planfile)?;
-    let text = if args.format == PlanFormat::Diff {
-        let store = store(args.state.state.as_deref());
-        let state = load_state(&store)?;
-        let lineage = state.as_ref().map(|s| s.lineage.as_str());
-        let serial = state.as_ref().map_or(0, |s| s.serial);
-        saved.check_base(lineage, serial).with_context(|| {
-            format!(
-                "--format diff needs the state the plan was made against (`{}` is not it); \
-                 pass it with --state, or run `orgform plan SPEC --format diff`",
-                store.path().display()
-            )
-        })?;
-        let spec = orgform_spec::validate_org(saved.org().clone()).map_err(|d| {
-            anyhow::anyhow!(
-                "the saved plan's org is not valid:\n{}",
-                d.render(output::stderr_color())
-            )
-        })?;
-        let empty = orgform_model::EffectiveOrg::default();
-        let before = state.as_ref().map_or(&empty, |s| &s.org);
-        let plan = orgform_plan::plan(
-            &spec,
-            crate::commands::base(state.as_ref(), &empty),
-            &saved.options(),
-        );
-        saved
-            .verify(&plan)
-            .context("the state and the saved org no longer give the reviewed plan")?;
-        let review = Review::of_plan(&plan, before);
-        render(&review, args)?
-    } else {
-        render(&Review::of_doc(saved.plan()), args)?
+    let text = match args.format {
+        PlanFormat::Text | PlanFormat::Json => render(&Review::of_doc(saved.plan()), args)?,
+        PlanFormat::Markdown => match replan(&saved, args) {
+            // The state the plan was made against gives the full comment
+            // (a deactivated user's groups); without it, the saved plan's.
+            Ok((plan, state)) => {
+                let empty = EffectiveOrg::default();
+                let before = state.as_ref().map_or(&empty, |s| &s.org);
+                render(&Review::of_plan(&plan, before), args)?
+            }
+            Err(_) => render(&Review::of_doc(saved.plan()), args)?,
+        },
+        PlanFormat::Diff => {
+            let (plan, state) = replan(&saved, args)?;
+            let empty = EffectiveOrg::default();
+            let before = state.as_ref().map_or(&empty, |s| &s.org);
+            render(&Review::of_plan(&plan, before), args)?
+        }
     };
     output::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replans the saved org against the state, which must be the plan's
+/// base, and checks that this gives the reviewed plan.
+fn replan(saved: &SavedPlan, args: &ShowArgs) -> anyhow::Result<(Plan, Option<State>)> {
+    let store = store(args.state.state.as_deref());
+    let state = load_state(&store)?;
+    let lineage = state.as_ref().map(|s| s.lineage.as_str());
+    let serial = state.as_ref().map_or(0, |s| s.serial);
+    saved.check_base(lineage, serial).with_context(|| {
+        format!(
+            "--format diff needs the state the plan was made against (`{}` is not it); pass \
+             it with --state, or run `orgform plan SPEC --format diff`",
+            store.path().display()
+        )
+    })?;
+    let spec = orgform_spec::validate_org(saved.org().clone()).map_err(|d| {
+        anyhow::anyhow!(
+            "the saved plan's org is not valid:\n{}",
+            d.render(output::stderr_color())
+        )
+    })?;
+    let empty = EffectiveOrg::default();
+    let plan = orgform_plan::plan(&spec, base(state.as_ref(), &empty), &saved.options());
+    saved
+        .verify(&plan)
+        .context("the state and the saved org no longer give the reviewed plan")?;
+    Ok((plan, state))
 }
 
 fn render(review: &Review<'_>, args: &ShowArgs) -> anyhow::Result<String> {
