@@ -69,8 +69,7 @@ fn walk(
 ) -> Result<(), TestCaseError> {
     let mut state = EffectiveOrg::default();
     for (serial, draw) in (1u64..).zip(draws) {
-        let server_groups: BTreeSet<String> = state.groups.keys().cloned().collect();
-        let org = draw.build(&server_groups);
+        let org = draw.build(&state.groups);
         let spec =
             orgform_spec::validate_org(org).map_err(|d| TestCaseError::fail(d.render(false)))?;
         let base = Base {

@@ -8,10 +8,13 @@
 //! A random org is drawn as an [`OrgGen`] (small indexes into fixed pools of
 //! externalIds, names, phones, ...) and then made valid by [`OrgGen::build`]
 //! against the groups the server already holds: duplicates dropped,
-//! references only to groups of the spec or of `externalGroups`, parents
-//! only to groups of lower rank (so the spec's hierarchy is a forest while
-//! externalIds and ranks are unrelated, which is what exercises the
-//! "parents first, ties by externalId" order). Small pools make the
+//! references only to groups of the spec or of `externalGroups`, a parent
+//! dropped when it would close a cycle among the spec's own parents (taken
+//! in a random rank order, unrelated to the externalIds, which is what
+//! exercises "parents first, ties by externalId"). A parent may be drawn
+//! among the group's children on the server: with the child's parent
+//! omitted, the hierarchy after the plan has a cycle that only the planner
+//! (and the server) can see. Small pools make the
 //! interesting collisions frequent: the same externalId with a new name or
 //! email, a phone moving between users, a group deleted while users name it.
 #![allow(dead_code)] // each test binary uses part of it
@@ -24,8 +27,7 @@ use orgform_model::{
 };
 use proptest::prelude::*;
 
-/// Managed group externalIds. Their order is unrelated to the ranks that
-/// shape the hierarchy.
+/// Managed group externalIds.
 pub const GROUP_IDS: [&str; 8] = ["g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"];
 /// Groups that exist in the account but are never managed (the emulator's
 /// manual groups; always in `externalGroups`).
@@ -70,6 +72,8 @@ pub enum ParentGen {
     Omitted,
     Root,
     Ref(usize),
+    /// The n-th of the group's children on the server (omitted if none).
+    ServerChild(usize),
 }
 
 /// One group, drawn.
@@ -80,8 +84,8 @@ pub struct GroupGen {
     /// `Some(0)` is `description: ""` (the same as none).
     pub description: Option<usize>,
     pub parent: ParentGen,
-    /// A parent must have a lower rank (ties: lower id), so the spec's own
-    /// hierarchy is a forest.
+    /// Parents are accepted in rank order (ties: id); one that would close
+    /// a cycle among the spec's parents is dropped.
     pub rank: u8,
     pub protected: Option<bool>,
 }
@@ -122,9 +126,11 @@ pub struct OrgGen {
 
 fn parent_gen() -> impl Strategy<Value = ParentGen> {
     prop_oneof![
-        2 => Just(ParentGen::Omitted),
+        4 => Just(ParentGen::Omitted),
         1 => Just(ParentGen::Root),
-        5 => (0..REFS).prop_map(ParentGen::Ref),
+        6 => (0..GROUP_IDS.len()).prop_map(ParentGen::Ref),
+        1 => (GROUP_IDS.len()..REFS).prop_map(ParentGen::Ref),
+        4 => (0..3usize).prop_map(ParentGen::ServerChild),
     ]
 }
 
@@ -224,7 +230,7 @@ impl OrgGen {
     /// The valid spec this draw stands for, against a server that holds
     /// the managed groups `server_groups`. Panics (a generator bug) when
     /// the result does not pass `orgform_spec::validate_org`.
-    pub fn build(&self, server_groups: &BTreeSet<String>) -> DesiredOrg {
+    pub fn build(&self, server_groups: &BTreeMap<String, EffGroup>) -> DesiredOrg {
         let mut org = DesiredOrg::default();
         org.settings.force_set_language = self.force_language;
         if let Some((which, value)) = self.low_limit {
@@ -244,7 +250,7 @@ impl OrgGen {
         }
         let managed: BTreeSet<&str> = groups.iter().map(|g| GROUP_IDS[g.id]).collect();
         let mut external: BTreeSet<String> = EXTERNAL_IDS.iter().map(|s| (*s).to_owned()).collect();
-        for id in server_groups {
+        for id in server_groups.keys() {
             let listed = match &self.groups {
                 // Groups unmanaged: users may name the server's groups.
                 None => true,
@@ -261,10 +267,53 @@ impl OrgGen {
             }
         }
         let known = |id: &str| managed.contains(id) || external.contains(id);
-        let rank: BTreeMap<&str, (u8, usize)> = groups
-            .iter()
-            .map(|g| (GROUP_IDS[g.id], (g.rank, g.id)))
-            .collect();
+        // The parent each group asks for, decided in rank order: a
+        // reference is kept only when it names a known group and closes no
+        // cycle among the parents kept so far.
+        let mut order: Vec<&GroupGen> = groups.clone();
+        order.sort_by_key(|g| (g.rank, g.id));
+        let mut parents: BTreeMap<&str, ParentRef> = BTreeMap::new();
+        for g in order {
+            let id = GROUP_IDS[g.id];
+            let wanted = match &g.parent {
+                ParentGen::Omitted => None,
+                ParentGen::Root => Some(ParentRef::Root),
+                ParentGen::Ref(i) => Some(ParentRef::Group(group_ref(*i).to_owned())),
+                ParentGen::ServerChild(n) => {
+                    let children: Vec<&String> = server_groups
+                        .iter()
+                        .filter(|(_, s)| s.parent.as_deref() == Some(id))
+                        .map(|(c, _)| c)
+                        .collect();
+                    (!children.is_empty())
+                        .then(|| ParentRef::Group(children[n % children.len()].clone()))
+                }
+            };
+            let parent = match wanted {
+                Some(ParentRef::Group(p)) => {
+                    // Walk up the parents kept so far: reaching `id` is a cycle.
+                    let mut at = Some(p.as_str());
+                    let mut closes = false;
+                    while let Some(a) = at {
+                        if a == id {
+                            closes = true;
+                            break;
+                        }
+                        at = parents.get(a).and_then(ParentRef::group);
+                    }
+                    if known(&p) && !closes {
+                        ParentRef::Group(p)
+                    } else if g.rank % 2 == 0 {
+                        ParentRef::Omitted
+                    } else {
+                        ParentRef::Root
+                    }
+                }
+                Some(other) => other,
+                None => ParentRef::Omitted,
+            };
+            parents.insert(id, parent);
+        }
         if self.groups.is_some() {
             org.groups = Some(
                 groups
@@ -276,21 +325,7 @@ impl OrgGen {
                             0 => String::new(),
                             i => format!("Description {i}"),
                         });
-                        d.parent = match &g.parent {
-                            ParentGen::Omitted => ParentRef::Omitted,
-                            ParentGen::Root => ParentRef::Root,
-                            ParentGen::Ref(i) => {
-                                let p = group_ref(*i);
-                                let ok = known(p)
-                                    && p != id
-                                    && rank.get(p).is_none_or(|r| *r < (g.rank, g.id));
-                                if ok {
-                                    ParentRef::Group(p.to_owned())
-                                } else {
-                                    ParentRef::Root
-                                }
-                            }
-                        };
+                        d.parent = parents.get(id).cloned().unwrap_or_default();
                         d.protected = g.protected;
                         d
                     })
