@@ -57,7 +57,15 @@ fn fixture(users: usize) -> &'static Fixture {
         return f;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    orgform_gen::write_dir(&GenOptions { users, seed: 1 }, dir.path()).expect("generate");
+    orgform_gen::write_dir(
+        &GenOptions {
+            users,
+            seed: 1,
+            users_per_file: None,
+        },
+        dir.path(),
+    )
+    .expect("generate");
     let next_dir = dir.path().join("next");
     let state_path = dir.path().join("state.json");
     let f: &'static Fixture = Box::leak(Box::new(Fixture {

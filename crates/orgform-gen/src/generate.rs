@@ -405,7 +405,7 @@ pub(crate) fn next(org: &DesiredOrg, opts: &GenOptions) -> (DesiredOrg, NextStat
         guard += 1;
         let i = r.below(n);
         if i != 0 && !removed_users.contains(&i) && changed.insert(i) {
-            change_user(&mut users[i], i, &added_groups, &mut r);
+            change_user(&mut users[i], i + 1, &added_groups, &mut r);
         }
     }
     stats.users_changed = changed.len();

@@ -23,7 +23,7 @@
 //! ```
 //! use orgform_gen::{GenOptions, generate};
 //!
-//! let g = generate(&GenOptions { users: 200, seed: 1 });
+//! let g = generate(&GenOptions { users: 200, seed: 1, users_per_file: None });
 //! let users = g.current.users.as_ref().map_or(0, Vec::len);
 //! assert_eq!(users, 200);
 //! assert_eq!(g.stats.users_added, 2);
@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use orgform_model::{AccessList, DesiredOrg, EffGroup, EffUser, EffectiveOrg, ParentRef, Role};
 use orgform_state::State;
 
-pub use yaml::{USERS_PER_FILE, spec_files};
+pub use yaml::spec_files;
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,8 @@ pub struct GenOptions {
     pub users: usize,
     /// Every random choice follows from it.
     pub seed: u64,
+    /// Users per spec file ([`spec_files`]); `None` = all in `users.yaml`.
+    pub users_per_file: Option<usize>,
 }
 
 /// The largest org [`generate`] makes: phone numbers and externalIds are
@@ -115,7 +117,7 @@ pub enum GenError {
 pub fn generate(opts: &GenOptions) -> Generated {
     let opts = GenOptions {
         users: opts.users.min(MAX_USERS),
-        seed: opts.seed,
+        ..*opts
     };
     let current = generate::current(&opts);
     let (next, stats) = generate::next(&current, &opts);
@@ -201,7 +203,11 @@ pub fn write_state(state: &State, path: &Path) -> Result<(), GenError> {
 /// Writes a spec directory (see [`spec_files`]), creating it; `*.yaml`
 /// files already there are removed first, so that a smaller org does not
 /// merge with the leftovers of a larger one.
-pub fn write_spec_dir(org: &DesiredOrg, dir: &Path) -> Result<(), GenError> {
+pub fn write_spec_dir(
+    org: &DesiredOrg,
+    users_per_file: Option<usize>,
+    dir: &Path,
+) -> Result<(), GenError> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| GenError::Write { path, source }
@@ -213,7 +219,7 @@ pub fn write_spec_dir(org: &DesiredOrg, dir: &Path) -> Result<(), GenError> {
             fs::remove_file(&path).map_err(err(&path))?;
         }
     }
-    for (name, content) in spec_files(org) {
+    for (name, content) in spec_files(org, users_per_file) {
         let path = dir.join(name);
         fs::write(&path, content).map_err(err(&path))?;
     }
@@ -228,8 +234,8 @@ pub fn write_dir(opts: &GenOptions, dir: &Path) -> Result<Generated, GenError> {
         return Err(GenError::TooManyUsers(opts.users));
     }
     let generated = generate(opts);
-    write_spec_dir(&generated.current, &dir.join("spec"))?;
-    write_spec_dir(&generated.next, &dir.join("next"))?;
+    write_spec_dir(&generated.current, opts.users_per_file, &dir.join("spec"))?;
+    write_spec_dir(&generated.next, opts.users_per_file, &dir.join("next"))?;
     write_state(
         &state_for(&generated.current, opts.seed),
         &dir.join("state.json"),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: orgform-gen --users N [--seed S] --out DIR\n\
+const USAGE: &str = "usage: orgform-gen --users N [--seed S] [--users-per-file K] --out DIR\n\
     writes DIR/spec/ (the org), DIR/state.json (the state after applying it)\n\
     and DIR/next/ (about 2% of the users changed, 1% removed, 1% added)\n";
 
@@ -12,6 +12,7 @@ fn parse() -> Result<(orgform_gen::GenOptions, PathBuf), String> {
     let mut users = None;
     let mut seed = 1;
     let mut out = None;
+    let mut users_per_file = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
@@ -31,12 +32,25 @@ fn parse() -> Result<(orgform_gen::GenOptions, PathBuf), String> {
                     .map_err(|_| format!("`--seed` wants a number, not `{v}`"))?;
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--users-per-file" => {
+                let v = value("--users-per-file")?;
+                users_per_file = Some(v.parse::<usize>().ok().filter(|n| *n > 0).ok_or(
+                    format!("`--users-per-file` wants a positive number, not `{v}`"),
+                )?);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     match (users, out) {
-        (Some(users), Some(out)) => Ok((orgform_gen::GenOptions { users, seed }, out)),
+        (Some(users), Some(out)) => Ok((
+            orgform_gen::GenOptions {
+                users,
+                seed,
+                users_per_file,
+            },
+            out,
+        )),
         _ => Err("`--users` and `--out` are required".to_owned()),
     }
 }

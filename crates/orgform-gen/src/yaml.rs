@@ -6,9 +6,6 @@ use std::fmt::Write as _;
 
 use orgform_model::{AttributeDef, DesiredGroup, DesiredOrg, DesiredUser, LimitName, ParentRef};
 
-/// Users per `users-NN.yaml` file.
-pub const USERS_PER_FILE: usize = 20_000;
-
 /// Whether `s` can be written as a plain scalar, in block and flow context,
 /// and reads back as the same string (never a number, boolean or null) in
 /// both YAML 1.2 (orgform) and YAML 1.1 (serde_yaml, the baseline).
@@ -67,9 +64,11 @@ fn flow_list<'a>(out: &mut String, items: impl IntoIterator<Item = &'a String>) 
 }
 
 /// The files of a spec directory, in order: `org.yaml` (everything but the
-/// records), `groups.yaml`, and `users-01.yaml`… of [`USERS_PER_FILE`]
-/// users each. An omitted `groups` or `users` key stays omitted.
-pub fn spec_files(org: &DesiredOrg) -> Vec<(String, String)> {
+/// records), `groups.yaml`, and the users: all in `users.yaml` when
+/// `users_per_file` is `None` (as an HR export writes them), else
+/// `users-01.yaml`… of that many users each. An omitted `groups` or
+/// `users` key stays omitted.
+pub fn spec_files(org: &DesiredOrg, users_per_file: Option<usize>) -> Vec<(String, String)> {
     let mut files = vec![("org.yaml".to_owned(), org_file(org))];
     if let Some(groups) = &org.groups {
         let mut out = String::with_capacity(groups.len() * 120 + 64);
@@ -86,17 +85,24 @@ pub fn spec_files(org: &DesiredOrg) -> Vec<(String, String)> {
     if let Some(users) = &org.users {
         if users.is_empty() {
             files.push((
-                "users-01.yaml".to_owned(),
+                "users.yaml".to_owned(),
                 "version: 1\nusers: []\n".to_owned(),
             ));
         }
-        for (i, chunk) in users.chunks(USERS_PER_FILE).enumerate() {
+        let per_file = users_per_file.unwrap_or(users.len()).max(1);
+        let single = users.len() <= per_file;
+        for (i, chunk) in users.chunks(per_file).enumerate() {
             let mut out = String::with_capacity(chunk.len() * 420 + 64);
             out.push_str("version: 1\nusers:\n");
             for u in chunk {
                 user(&mut out, u);
             }
-            files.push((format!("users-{:02}.yaml", i + 1), out));
+            let name = if single {
+                "users.yaml".to_owned()
+            } else {
+                format!("users-{:02}.yaml", i + 1)
+            };
+            files.push((name, out));
         }
     }
     files

@@ -41,6 +41,7 @@ fn written_orgs_validate_and_plan_as_generated() {
     let opts = GenOptions {
         users: 1200,
         seed: 7,
+        users_per_file: Some(500),
     };
     let g = write_dir(&opts, dir.path()).unwrap();
 
@@ -60,6 +61,21 @@ fn written_orgs_validate_and_plan_as_generated() {
     assert_eq!(spec.org(), validated(&g.current).org());
     assert_eq!(next.org(), validated(&g.next).org());
     assert_eq!(spec.org().users.as_ref().unwrap().len(), 1200);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("spec"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "groups.yaml",
+            "org.yaml",
+            "users-01.yaml",
+            "users-02.yaml",
+            "users-03.yaml"
+        ]
+    );
 
     // The state is the effective result of applying the spec.
     let state = Store::new(dir.path().join("state.json"))
@@ -121,15 +137,18 @@ fn generation_is_deterministic_and_realistic() {
     let opts = GenOptions {
         users: 3000,
         seed: 3,
+        users_per_file: None,
     };
     let a = generate(&opts);
     let b = generate(&opts);
     assert_eq!(a.current, b.current);
     assert_eq!(a.next, b.next);
-    assert_eq!(
-        orgform_gen::spec_files(&a.next),
-        orgform_gen::spec_files(&b.next)
-    );
+    let files = orgform_gen::spec_files(&a.next, None);
+    assert_eq!(files, orgform_gen::spec_files(&b.next, None));
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["org.yaml", "groups.yaml", "users.yaml"]);
+    validated(&a.current);
+    validated(&a.next);
     let other = generate(&GenOptions { seed: 4, ..opts });
     assert_ne!(a.current, other.current);
 
@@ -145,7 +164,11 @@ fn generation_is_deterministic_and_realistic() {
             _ => None,
         })
         .collect();
-    let deepest = groups.iter().map(|g| levels(&parent, &g.external_id)).max().unwrap();
+    let deepest = groups
+        .iter()
+        .map(|g| levels(&parent, &g.external_id))
+        .max()
+        .unwrap();
     assert_eq!(deepest, 6);
     for org in [&a.current, &a.next] {
         for u in org.users.as_ref().unwrap() {
@@ -178,7 +201,11 @@ fn generation_is_deterministic_and_realistic() {
 #[test]
 fn tiny_orgs_still_validate() {
     for users in [1, 10, 50] {
-        let g = generate(&GenOptions { users, seed: 1 });
+        let g = generate(&GenOptions {
+            users,
+            seed: 1,
+            users_per_file: None,
+        });
         let spec = validated(&g.current);
         let next = validated(&g.next);
         let state = state_for(&g.current, 1);
