@@ -404,6 +404,8 @@ fn the_specs_target_settings_bound_the_client() {
         &["--request-timeout", "5s"],
     );
     run.expect_code(0);
+    // The last test in name order: with --test-threads=1 this covers the binary.
+    println!("RELIABILITY token-check: {}", token_figures());
 }
 
 fn run_preflight(work: &Work, sim: &Sim, spec: &str) -> Run {
