@@ -205,3 +205,190 @@ fn version_prints_the_build_version() {
         );
     }
 }
+
+// ------------------------------------------------------------------- fmt
+
+/// Copies the example specs into a temp dir: `quickstart.yaml` and `acme/`.
+fn examples(work: &Work) {
+    std::fs::copy(
+        root().join("specs/quickstart/orgform.yaml"),
+        work.path().join("quickstart.yaml"),
+    )
+    .expect("copy quickstart");
+    std::fs::create_dir(work.path().join("acme")).expect("acme dir");
+    for name in ["org.yaml", "groups.yaml", "users.yaml"] {
+        std::fs::copy(
+            root().join("specs/acme").join(name),
+            work.path().join("acme").join(name),
+        )
+        .expect("copy acme");
+    }
+}
+
+/// The spec digest `plan` reports (no state: offline).
+fn digest(work: &Work, spec: &str) -> String {
+    let out = work.run_env(&["plan", spec, "--format", "json"], &[]);
+    out.expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout()).expect("plan JSON");
+    plan["specDigest"].as_str().expect("specDigest").to_owned()
+}
+
+fn read(work: &Work, name: &str) -> String {
+    std::fs::read_to_string(work.path().join(name)).expect("read")
+}
+
+#[test]
+fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
+    let work = Work::new();
+    examples(&work);
+    for spec in ["quickstart.yaml", "acme"] {
+        let before = digest(&work, spec);
+        work.run_env(&["fmt", spec], &[]).expect_code(0);
+        let once: Vec<String> = [
+            "quickstart.yaml",
+            "acme/org.yaml",
+            "acme/groups.yaml",
+            "acme/users.yaml",
+        ]
+        .iter()
+        .map(|f| read(&work, f))
+        .collect();
+        // A second run has nothing to do, and --check agrees.
+        let again = work.run_env(&["fmt", spec], &[]);
+        again.expect_code(0);
+        assert_eq!(again.stdout(), "", "{spec}: the second fmt changed files");
+        let check = work.run_env(&["fmt", "--check", spec], &[]);
+        check.expect_code(0);
+        assert_eq!(check.stdout(), "");
+        let twice: Vec<String> = [
+            "quickstart.yaml",
+            "acme/org.yaml",
+            "acme/groups.yaml",
+            "acme/users.yaml",
+        ]
+        .iter()
+        .map(|f| read(&work, f))
+        .collect();
+        assert_eq!(once, twice, "{spec}: not idempotent");
+        // Same validated org, so the same digest.
+        assert_eq!(
+            digest(&work, spec),
+            before,
+            "{spec}: fmt changed the meaning"
+        );
+    }
+    // Comments survive, the editor modeline first.
+    for f in [
+        "quickstart.yaml",
+        "acme/org.yaml",
+        "acme/groups.yaml",
+        "acme/users.yaml",
+    ] {
+        let text = read(&work, f);
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=../../schema/orgform.schema.json\n"),
+            "{f}"
+        );
+    }
+    assert!(read(&work, "acme/org.yaml").contains("hireDate: {required: true} # HR guide"));
+}
+
+const MESSY: &str = "# Sales, by hand.\nusers:\n  - {email: ann@example.com, externalId: A, lastName: Ash, firstName: Ann,\n     accessInfo: {role: Manager, memberOf: ['G1']}}   # the lead\ngroups: [{name: Sales, externalId: G1, parent: null}]\nversion: 1\n";
+
+const TIDY: &str = "# Sales, by hand.\nversion: 1\ngroups:\n  - externalId: G1\n    name: Sales\n    parent: null\nusers:\n  - externalId: A # the lead\n    firstName: Ann\n    lastName: Ash\n    email: ann@example.com\n    accessInfo:\n      memberOf: [G1]\n      role: Manager\n";
+
+#[test]
+fn fmt_check_lists_unformatted_files_and_changes_nothing() {
+    let work = Work::new();
+    let spec = work.spec("orgform.yaml", MESSY);
+    let check = work.run_env(&["fmt", "--check"], &[]);
+    check.expect_code(1);
+    assert_eq!(check.stdout(), "orgform.yaml\n");
+    assert!(
+        check.stderr().contains("1 file would be reformatted"),
+        "{}",
+        check.stderr()
+    );
+    assert!(
+        check.stderr().contains("run `orgform fmt orgform.yaml`"),
+        "{}",
+        check.stderr()
+    );
+    assert_eq!(std::fs::read_to_string(&spec).expect("spec"), MESSY);
+
+    let before = digest(&work, "orgform.yaml");
+    let fmt = work.run_env(&["fmt"], &[]);
+    fmt.expect_code(0);
+    assert_eq!(fmt.stdout(), "orgform.yaml\n");
+    assert!(
+        fmt.stderr().contains("1 file reformatted"),
+        "{}",
+        fmt.stderr()
+    );
+    assert_eq!(std::fs::read_to_string(&spec).expect("spec"), TIDY);
+    assert_eq!(digest(&work, "orgform.yaml"), before);
+    work.run_env(&["fmt", "--check"], &[]).expect_code(0);
+}
+
+#[cfg(unix)]
+#[test]
+fn fmt_keeps_the_file_mode_and_leaves_no_temp_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = Work::new();
+    let spec = work.spec("orgform.yaml", MESSY);
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    work.run_env(&["fmt"], &[]).expect_code(0);
+    let mode = std::fs::metadata(&spec).expect("spec").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    let names: Vec<String> = std::fs::read_dir(work.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["orgform.yaml".to_owned()]);
+}
+
+#[test]
+fn fmt_leaves_a_broken_file_alone_and_formats_the_others() {
+    let work = Work::new();
+    std::fs::create_dir(work.path().join("spec")).expect("dir");
+    let broken = "version: 1\nusers:\n  - externalId: A\n    fistName: Ann\n";
+    std::fs::write(work.path().join("spec/a.yaml"), broken).expect("write");
+    std::fs::write(
+        work.path().join("spec/b.yaml"),
+        MESSY.replace("version: 1\n", ""),
+    )
+    .expect("write");
+    let out = work.run_env(&["fmt", "spec"], &[]);
+    out.expect_code(1);
+    assert!(
+        out.stderr().contains("unknown field `fistName`"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr().contains("1 file could not be formatted"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(out.stdout(), "spec/b.yaml\n");
+    assert_eq!(read(&work, "spec/a.yaml"), broken);
+    assert_eq!(read(&work, "spec/b.yaml"), TIDY.replace("version: 1\n", ""));
+}
+
+#[test]
+fn fmt_of_a_missing_spec_is_an_error() {
+    let out = run(&["fmt", "nowhere.yaml"]);
+    out.expect_code(1);
+    assert!(out.stderr().contains("nowhere.yaml"), "{}", out.stderr());
+}
+
+/// The repository's examples are kept formatted (`orgform fmt --check`).
+#[test]
+fn the_example_specs_are_formatted() {
+    for spec in ["specs/quickstart/orgform.yaml", "specs/acme"] {
+        let path = root().join(spec);
+        let out = run(&["fmt", "--check", path.to_str().expect("utf-8 path")]);
+        out.expect_code(0);
+        assert_eq!(out.stdout(), "", "{spec} needs `orgform fmt`");
+    }
+}

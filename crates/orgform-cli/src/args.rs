@@ -56,6 +56,11 @@ pub enum Command {
         after_help = "Example:\n  orgform sim --listen 127.0.0.1:0 --token-env SIM_TOKEN --data sim.json"
     )]
     Sim(SimArgs),
+    /// Rewrite spec files in the canonical key order and layout (comments kept).
+    #[command(
+        after_help = "Examples:\n  orgform fmt specs/acme\n  orgform fmt --check specs/acme   # CI: exit 1 and list the files fmt would change"
+    )]
+    Fmt(FmtArgs),
     /// Print the JSON Schema of the spec, for editors.
     #[command(after_help = "Example:\n  orgform schema > orgform.schema.json")]
     Schema,
@@ -240,6 +245,17 @@ pub struct SimArgs {
     /// Inject a fault: latency=200ms, fail=3 (next 3 answer 503), drop-after-commit=1.
     #[arg(long, value_name = "FAULT")]
     pub fault: Vec<String>,
+}
+
+/// `orgform fmt`.
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// A spec file, or a directory of *.yaml/*.yml files (each is formatted).
+    #[arg(value_name = "SPEC", default_value = "orgform.yaml")]
+    pub spec: PathBuf,
+    /// Change nothing; list the files that are not formatted and exit 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `orgform completions`.

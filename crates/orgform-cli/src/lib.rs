@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::State(a) => commands::state::run(&a),
         Command::ForceUnlock(a) => commands::state::force_unlock(&a),
         Command::Sim(a) => commands::sim::run(&a),
+        Command::Fmt(a) => commands::fmt::run(&a),
         Command::Schema => commands::schema::run(),
         Command::Completions(a) => commands::schema::completions(&a),
     }

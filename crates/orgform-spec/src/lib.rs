@@ -12,6 +12,12 @@
 //!   org (users and groups sorted by externalId, `phone: ""` and
 //!   `description: ""` normalised to absent), its digest, a [`SourceMap`]
 //!   (where each record and field was written) and the warnings.
+//! - [`spec_schema`] is the JSON Schema of a spec file, for editors
+//!   (`orgform schema`), generated from the model's types and refined from
+//!   this crate's rule tables.
+//! - [`format_file`] / [`format_str`] give a spec file's canonical key
+//!   order and layout (`orgform fmt`), comments kept, meaning checked
+//!   unchanged; [`spec_files`] lists the files a spec path stands for.
 //! - A [`Diagnostic`] has a stable camelCase `code`, a message, a
 //!   [`Location`], a hint, the &frankly API error it prevents, and related
 //!   places; [`Diagnostics::render`] draws them like rustc,
@@ -41,9 +47,11 @@
 //! `unknownGroup`, `externalGroupManaged`, `selfParent`, `parentCycle`,
 //! `undeclaredAttribute`, `attributeValueNotAllowed`,
 //! `requiredAttributeMissing`, `emptyAttributeValue`, `limitOutOfRange`,
-//! `percentOutOfRange`, `invalidEndpoint`, `invalidTokenEnv`.
+//! `percentOutOfRange`, `invalidEndpoint`, `invalidTokenEnv`; formatting
+//! `fmtAlias`, `fmtComment`, `fmtInternal`.
 
 mod diag;
+mod fmt;
 mod load;
 mod rules;
 mod schema;
@@ -58,6 +66,7 @@ use orgform_model::DesiredOrg;
 use sha2::{Digest, Sha256};
 
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
+pub use fmt::{Formatted, format_file, format_str, spec_files};
 pub use schema::{SCHEMA_ID, spec_schema, spec_schema_text};
 pub use source::SourceMap;
 

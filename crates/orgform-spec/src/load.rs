@@ -93,7 +93,7 @@ pub(crate) fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, 
 
 /// The files of a spec: the file itself, or a directory's `*.yaml`/`*.yml`
 /// files (not hidden, not in subdirectories), sorted by name.
-fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
+pub(crate) fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     let meta = fs::metadata(path).map_err(|e| {
         let d = Diagnostic::error(
             "unreadable",
@@ -168,7 +168,11 @@ fn io_message(e: &std::io::Error) -> String {
 }
 
 /// Reads one file as UTF-8 text, checking the size cap before reading.
-fn read_text(path: &Path, options: &LoadOptions, diags: &mut Vec<Diagnostic>) -> Option<String> {
+pub(crate) fn read_text(
+    path: &Path,
+    options: &LoadOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
     let unreadable = |e: std::io::Error| {
         Diagnostic::error(
             "unreadable",

@@ -51,7 +51,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "groups",
     "users",
 ];
-const USER_KEYS: &[&str] = &[
+pub(crate) const USER_KEYS: &[&str] = &[
     "externalId",
     "firstName",
     "lastName",
@@ -64,15 +64,16 @@ const USER_KEYS: &[&str] = &[
     "externalProperties",
     "protected",
 ];
-const ACCESS_KEYS: &[&str] = &[
+pub(crate) const ACCESS_KEYS: &[&str] = &[
     "memberOf",
     "adminOf",
     "inheritedAdminOf",
     "interestOf",
     "role",
 ];
-const GROUP_KEYS: &[&str] = &["externalId", "name", "description", "parent", "protected"];
-const TARGET_KEYS: &[&str] = &[
+pub(crate) const GROUP_KEYS: &[&str] =
+    &["externalId", "name", "description", "parent", "protected"];
+pub(crate) const TARGET_KEYS: &[&str] = &[
     "endpoint",
     "tokenEnv",
     "tokenHeader",
@@ -81,7 +82,7 @@ const TARGET_KEYS: &[&str] = &[
     "maxRetries",
     "retryBudgetSecs",
 ];
-const SETTINGS_KEYS: &[&str] = &[
+pub(crate) const SETTINGS_KEYS: &[&str] = &[
     "forceSetLanguage",
     "maxUsersCreated",
     "maxUsersUpdated",
@@ -90,14 +91,14 @@ const SETTINGS_KEYS: &[&str] = &[
     "maxGroupsUpdated",
     "maxGroupsDeleted",
 ];
-const SAFETY_KEYS: &[&str] = &[
+pub(crate) const SAFETY_KEYS: &[&str] = &[
     "maxUserDeletionPercent",
     "maxGroupDeletionPercent",
     "minPopulation",
     "maxMembershipLossPercent",
     "minAdministrators",
 ];
-const ATTRIBUTE_KEYS: &[&str] = &["values", "required"];
+pub(crate) const ATTRIBUTE_KEYS: &[&str] = &["values", "required"];
 
 /// One file's top level, decoded. `keys` holds where each top-level key was
 /// written, for the directory merge.
@@ -394,7 +395,7 @@ impl<'a> Reader<'a> {
 
 /// What YAML 1.2's core schema makes of a scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+pub(crate) enum Class {
     Null,
     Bool(bool),
     Int,
@@ -402,7 +403,7 @@ enum Class {
     Str,
 }
 
-fn classify(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Class {
+pub(crate) fn classify(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Class {
     if let Some(t) = tag
         && t.is_yaml_core_schema()
         && t.suffix == "str"

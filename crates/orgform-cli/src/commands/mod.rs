@@ -2,6 +2,7 @@
 //! that `main` prints with its cause chain (exit 1).
 
 pub mod apply;
+pub mod fmt;
 pub mod plan;
 pub mod preflight;
 pub mod schema;
