@@ -257,6 +257,26 @@ fn diff_from_plan_and_from_show_with_the_plans_state_only() {
 }
 
 #[test]
+fn a_blocked_plan_as_a_diff_says_so_on_stderr_and_exits_1() {
+    let work = Work::new();
+    let spec = work.spec(
+        "blocked.yaml",
+        "version: 1\nsettings: {forceSetLanguage: false, maxUsersCreated: 0, maxUsersUpdated: \
+         200, maxUsersDeleted: 200, maxGroupsCreated: 200, maxGroupsUpdated: 200, \
+         maxGroupsDeleted: 200}\nusers:\n  - {externalId: E1, firstName: Ann, lastName: Ash, \
+         email: ann@example.com}\n",
+    );
+    let run = work.run(&["plan", spec.to_str().unwrap(), "--format", "diff"]);
+    run.expect_code(1);
+    assert!(run.stdout().contains("+user \"E1\":"), "{}", run.stdout());
+    assert!(
+        run.stderr().contains("This plan is BLOCKED") && run.stderr().contains("[limitExceeded]"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn compare_says_what_changed_since_the_reviewed_plan() {
     let (_sim, work, next) = applied();
     let reviewed = work.path().join("reviewed.plan");

@@ -144,6 +144,14 @@ pub fn render_review(review: &Review<'_>, format: PlanFormat) -> anyhow::Result<
             if let Some((c, source)) = comparison {
                 output::print_stderr(&c.text(source));
             }
+            if review.doc().blocked {
+                // The diff shows what the plan would do; say it may not.
+                let mut note = String::from("This plan is BLOCKED; apply will refuse it:\n");
+                for r in &review.doc().blocked_reasons {
+                    note.push_str(&format!("  - [{}] {}\n", r.code, r.message));
+                }
+                output::print_stderr(&note);
+            }
             out
         }
     })
