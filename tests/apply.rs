@@ -2,6 +2,8 @@
 //! on 127.0.0.1 (issue 6), and after every successful apply a new plan is
 //! empty (`plan --detailed-exitcode` exits 0).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Sim, TOKEN, Work};

@@ -263,9 +263,14 @@ impl Store {
             fs::set_permissions(&link, fs::Permissions::from_mode(fsio::FILE_MODE))
         });
         match linked {
-            Ok(()) => fs::rename(&link, &self.backup_path).inspect_err(|_| {
+            // When the backup already names the state's inode (a writer was
+            // killed between linking and replacing), POSIX makes this rename a
+            // no-op that leaves `link` in place: remove it either way.
+            Ok(()) => {
+                let renamed = fs::rename(&link, &self.backup_path);
                 let _ = fs::remove_file(&link);
-            }),
+                renamed
+            }
             Err(_) => {
                 let _ = fs::remove_file(&link);
                 let bytes = fs::read(&self.path)?;

@@ -501,3 +501,25 @@ fn error_messages_give_advice() {
         insta::assert_snapshot!("error_messages", text);
     });
 }
+
+#[test]
+fn a_backup_already_sharing_the_states_inode_leaves_no_link_behind() {
+    // A writer killed after linking the backup but before replacing the
+    // state leaves backup and state as one inode; the next commit must not
+    // leave its `.link` temp file behind.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path().join("state.json"));
+    let lock = store.lock("test", None).unwrap();
+    let first = State::first(EffectiveOrg::default(), "sha256:a", None);
+    lock.commit(&first).unwrap();
+    std::fs::remove_file(store.backup_path()).ok();
+    std::fs::hard_link(store.path(), store.backup_path()).unwrap();
+    lock.commit(&first.next(EffectiveOrg::default(), "sha256:b", None))
+        .unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".link")), "{names:?}");
+    assert_eq!(store.load().unwrap().unwrap().serial, 2);
+}
