@@ -30,6 +30,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use orgform_model::EffectiveOrg;
 
@@ -43,7 +44,9 @@ pub struct Review<'a> {
     doc: Cow<'a, PlanDoc>,
     states: Option<(Cow<'a, EffectiveOrg>, Cow<'a, EffectiveOrg>)>,
     comparison: Option<(Comparison, String)>,
-    plan_digest: String,
+    /// The digest of the plan as made; computed when first asked (a
+    /// redacted copy gets it from the original).
+    plan_digest: OnceCell<String>,
     redacted: bool,
 }
 
@@ -55,7 +58,7 @@ impl<'a> Review<'a> {
             doc: Cow::Borrowed(plan.doc()),
             states: Some((Cow::Borrowed(before), Cow::Borrowed(plan.effective_after()))),
             comparison: None,
-            plan_digest: plan.digest(),
+            plan_digest: OnceCell::new(),
             redacted: false,
         }
     }
@@ -66,7 +69,7 @@ impl<'a> Review<'a> {
             doc: Cow::Borrowed(doc),
             states: None,
             comparison: None,
-            plan_digest: doc.digest(),
+            plan_digest: OnceCell::new(),
             redacted: false,
         }
     }
@@ -117,7 +120,7 @@ impl<'a> Review<'a> {
                 .comparison
                 .as_ref()
                 .map(|(c, source)| (c.redacted(), source.clone())),
-            plan_digest: self.plan_digest.clone(),
+            plan_digest: OnceCell::from(self.plan_digest().to_owned()),
             redacted: true,
         }
     }
@@ -146,7 +149,7 @@ impl<'a> Review<'a> {
     /// The digest of the plan as made (not of the masked copy): the one a
     /// saved plan records and `apply` checks.
     pub fn plan_digest(&self) -> &str {
-        &self.plan_digest
+        self.plan_digest.get_or_init(|| self.doc.digest())
     }
 
     /// Whether personal data is masked.
