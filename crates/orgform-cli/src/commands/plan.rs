@@ -14,14 +14,24 @@ use crate::output;
 
 /// Runs `orgform plan`.
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let spec = load_spec(&args.spec)?;
+    let store = store(args.state.state.as_deref());
+    // The state is read on a second thread while the spec is parsed (at
+    // 100k users that hides the state's ~0.2 s); errors keep their order.
+    let (spec, state) = std::thread::scope(|s| {
+        let state = s.spawn(|| load_state(&store));
+        let spec = load_spec(&args.spec);
+        let state = state
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (spec, state)
+    });
+    let spec = spec?;
     // The reviewed plan is read first: a wrong path fails before any output.
     let previous = match &args.compare {
         Some(path) => Some((path, super::show::read_saved(path)?)),
         None => None,
     };
-    let store = store(args.state.state.as_deref());
-    let state = load_state(&store)?;
+    let state = state?;
     let empty = EffectiveOrg::default();
     let plan = orgform_plan::plan(
         &spec,
@@ -88,7 +98,11 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
-    Ok(exit_code(&plan, args.detailed_exitcode))
+    let code = exit_code(&plan, args.detailed_exitcode);
+    // The process ends right after this: freeing a 100k-user spec, state
+    // and plan one allocation at a time would only delay the exit.
+    std::mem::forget((spec, state, plan));
+    Ok(code)
 }
 
 /// A reviewed plan in the chosen format. A comparison (`--compare`) is
