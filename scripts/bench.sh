@@ -71,7 +71,8 @@ for n in ${users//,/ }; do
   done
   for ((r = 1; r <= runs; r++)); do
     for i in "${!names[@]}"; do
-      out=$( { /usr/bin/time -f '%e %M' ${cmds[$i]} > /dev/null 2>/dev/null; } 2>&1 | tail -n 1 ) || true
+      /usr/bin/time -o "$work/.time" -f '%e %M' ${cmds[$i]} > /dev/null 2>&1 || true
+      out=$(tail -n 1 "$work/.time")
       # Exit codes: plan exits 0 (or 2 with --detailed-exitcode); anything
       # else shows up as a missing figure.
       printf '%s\t%s\t%s\t%s\n' "$n" "${names[$i]}" "$r" "$out" >> "$raw"
