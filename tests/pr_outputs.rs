@@ -323,6 +323,15 @@ fn compare_says_what_changed_since_the_reviewed_plan() {
         md.stdout()
             .contains("**+3 deletions since the reviewed plan**")
     );
+    // Beside a diff, the comparison goes to stderr: the diff stays a diff.
+    let diff = work.run(&["plan", later, "--compare", reviewed, "--format", "diff"]);
+    diff.expect_code(0);
+    assert!(diff.stdout().starts_with("--- before"), "{}", diff.stdout());
+    assert!(!diff.stdout().contains("reviewed plan"));
+    assert!(
+        diff.stderr()
+            .contains("+3 deletions since the reviewed plan")
+    );
     // The same plan again: nothing changed.
     let same = work.run(&["plan", &next, "--compare", reviewed]);
     assert!(same.stdout().contains("identical to the reviewed plan"));
