@@ -41,9 +41,11 @@
 //! cross-record rules do not matter here) and ones with anchors or aliases
 //! (`&x`, `*x`), which a rewrite would have to expand.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput, Tag};
+use sha2::{Digest, Sha256};
 
 use crate::LoadOptions;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -104,11 +106,12 @@ pub fn format_str(text: &str, path: &Path) -> Result<String, Diagnostics> {
     let files = Files {
         files: vec![SourceFile::new(path.to_path_buf(), text.to_owned())],
     };
-    let before = decode(text, &files)?;
-    if before.is_none() {
+    // Only fingerprints are kept, so that no two copies of a big spec's
+    // records are in memory at once.
+    let Some(before) = decode(text, &files)?.map(|r| fingerprint(&r)) else {
         // No document (empty, or only comments): nothing to order.
         return Ok(text.to_owned());
-    }
+    };
     let tree = Builder::build(text, &files)?;
     let Some(tree) = tree else {
         return Ok(text.to_owned());
@@ -117,17 +120,17 @@ pub fn format_str(text: &str, path: &Path) -> Result<String, Diagnostics> {
     if text.contains("\r\n") {
         out = out.replace('\n', "\r\n");
     }
+    let mut comments_in = comment_texts(&tree.comments);
+    drop(tree);
     // Never change meaning, never lose a comment: check both.
     let out_files = Files {
         files: vec![SourceFile::new(path.to_path_buf(), out.clone())],
     };
-    let after = decode(&out, &out_files).ok().flatten();
-    let mut comments_in = comment_texts(&tree.comments);
-    let mut comments_out = Builder::build(&out, &out_files)
+    let after = decode(&out, &out_files)
         .ok()
         .flatten()
-        .map(|t| comment_texts(&t.comments))
-        .unwrap_or_default();
+        .map(|r| fingerprint(&r));
+    let mut comments_out = comments_of(&out).unwrap_or_default();
     comments_in.sort();
     comments_out.sort();
     // A comment the scanner missed would vanish: no `#` may go missing.
@@ -135,8 +138,8 @@ pub fn format_str(text: &str, path: &Path) -> Result<String, Diagnostics> {
     if hashes(&out) < hashes(text) {
         comments_out.push(String::new());
     }
-    if after != before || comments_in != comments_out {
-        let what = if after != before {
+    if after.as_ref() != Some(&before) || comments_in != comments_out {
+        let what = if after.as_ref() != Some(&before) {
             "the formatted text would not read as the same spec"
         } else {
             "the formatted text would not keep every comment"
@@ -177,7 +180,7 @@ fn decode(text: &str, files: &Files) -> Result<Option<Records>, Diagnostics> {
 }
 
 /// Everything a file says, for the before/after comparison.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, serde::Serialize)]
 struct Records {
     version: Option<u32>,
     target: Option<orgform_model::Target>,
@@ -187,6 +190,41 @@ struct Records {
     safety: Option<orgform_model::Safety>,
     groups: Option<Vec<orgform_model::DesiredGroup>>,
     users: Option<Vec<orgform_model::DesiredUser>>,
+}
+
+/// SHA-256 of the records' JSON: equal exactly when the records are
+/// (every field is written, omitted ones as absent).
+fn fingerprint(records: &Records) -> [u8; 32] {
+    struct Hasher(Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hasher(Sha256::new());
+    // Serializing plain data into a sink that cannot fail does not fail;
+    // if it ever did, the fingerprints would differ and fmt would refuse.
+    if serde_json::to_writer(&mut h, records).is_err() {
+        return [0; 32];
+    }
+    h.0.finalize().into()
+}
+
+/// The comments of a text, without building its tree.
+fn comments_of(text: &str) -> Option<Vec<String>> {
+    let mut parser = Parser::new_from_str(text);
+    let mut scalars = Vec::new();
+    while let Some(next) = parser.next_event() {
+        let (ev, span) = next.ok()?;
+        if let Event::Scalar(_, style, ..) = ev {
+            scalars.push((span.start.index(), span.end.index(), Style::of(style)));
+        }
+    }
+    Some(comment_texts(&scan(text, &scalars).0))
 }
 
 fn comment_texts(comments: &[Comment]) -> Vec<String> {
@@ -222,7 +260,8 @@ struct Item {
     meta: usize,
 }
 
-/// Where a key or list item starts, and the comments it carries.
+/// Where a key or list item starts (16 bytes: a 100k-user spec has
+/// millions).
 #[derive(Debug, Default)]
 struct Meta {
     /// Character index of its first character.
@@ -231,8 +270,26 @@ struct Meta {
     block: bool,
     /// The source line above it is blank.
     blank_before: bool,
+}
+
+/// The comments a key or list item carries (indexes into the comments).
+#[derive(Debug, Default)]
+struct Notes {
+    /// Own-line comments written above it.
     leading: Vec<usize>,
+    /// The comment at the end of its first line.
     trailing: Option<usize>,
+}
+
+impl Notes {
+    /// A comment for the end of the line, or above it when that is taken.
+    fn push_end_of_line(&mut self, comment: usize) {
+        if self.trailing.is_some() {
+            self.leading.push(comment);
+        } else {
+            self.trailing = Some(comment);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +308,8 @@ struct Comment {
 struct Tree {
     root: Node,
     metas: Vec<Meta>,
+    /// Comments by meta; only the few keys and items that have some.
+    notes: HashMap<usize, Notes>,
     comments: Vec<Comment>,
     header: Vec<usize>,
     footer: Vec<usize>,
@@ -270,8 +329,8 @@ struct Builder<'a> {
     files: &'a Files,
     metas: Vec<Meta>,
     /// Character ranges of every scalar (keys included), in order, and
-    /// whether it is quoted.
-    scalars: Vec<(usize, usize, bool)>,
+    /// their style.
+    scalars: Vec<(usize, usize, Style)>,
     flows: Vec<Flow>,
     owner: Option<usize>,
 }
@@ -296,6 +355,7 @@ impl<'a> Builder<'a> {
         let mut tree = Tree {
             root,
             metas: b.metas,
+            notes: HashMap::new(),
             comments,
             header: Vec::new(),
             footer: Vec::new(),
@@ -372,9 +432,8 @@ impl<'a> Builder<'a> {
                 if anchor != 0 {
                     return Err(self.alias(&span));
                 }
-                let quoted = matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted);
                 self.scalars
-                    .push((span.start.index(), span.end.index(), quoted));
+                    .push((span.start.index(), span.end.index(), Style::of(style)));
                 Ok(Node::Scalar(Scalar {
                     value: value.into_owned(),
                     style,
@@ -412,12 +471,11 @@ impl<'a> Builder<'a> {
                     if is_map {
                         let key = match ev {
                             Event::Scalar(k, style, ..) => {
-                                let quoted = matches!(
-                                    style,
-                                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
-                                );
-                                self.scalars
-                                    .push((span.start.index(), span.end.index(), quoted));
+                                self.scalars.push((
+                                    span.start.index(),
+                                    span.end.index(),
+                                    Style::of(style),
+                                ));
                                 k.into_owned()
                             }
                             _ => {
@@ -474,21 +532,40 @@ fn line_index(text: &str) -> impl Fn(usize) -> usize {
     move |idx| starts.partition_point(|s| *s <= idx)
 }
 
+/// How a scalar is written, for finding where it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Style {
+    Plain,
+    Quoted,
+    Block,
+    /// Its end was measured from the text.
+    Measured,
+}
+
+impl Style {
+    fn of(style: ScalarStyle) -> Style {
+        match style {
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+            ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+            _ => Style::Plain,
+        }
+    }
+}
+
 /// Finds the comments outside the scalars, and the blank lines (1-based).
 ///
 /// The parser's span of a quoted scalar can run past its closing quote
-/// (over the blanks and a comment after it), so a quoted scalar's end is
-/// found here, from its opening quote.
-fn scan(
-    text: &str,
-    scalars: &[(usize, usize, bool)],
-) -> (Vec<Comment>, std::collections::HashSet<usize>) {
+/// (over the blanks and a comment after it), and a block scalar's span over
+/// the less indented comment lines after it, so their ends are measured
+/// here from the text.
+fn scan(text: &str, scalars: &[(usize, usize, Style)]) -> (Vec<Comment>, HashSet<usize>) {
     let mut spans = scalars.to_vec();
     spans.sort_unstable();
     let mut comments = Vec::new();
-    let mut blank = std::collections::HashSet::new();
+    let mut blank = HashSet::new();
     let mut k = 0;
     let mut line = 1usize;
+    let mut line_start = 0usize;
     let mut content = false;
     let mut prev_blank = true;
     let mut chars = text.char_indices().enumerate().peekable();
@@ -496,9 +573,13 @@ fn scan(
         while k < spans.len() && spans[k].1 <= i {
             k += 1;
         }
-        if k < spans.len() && spans[k].0 == i && spans[k].2 {
-            spans[k].1 = i + quoted_len(&text[b..]);
-            spans[k].2 = false;
+        if k < spans.len() && spans[k].0 == i {
+            match spans[k].2 {
+                Style::Quoted => spans[k].1 = i + quoted_len(&text[b..]),
+                Style::Block => spans[k].1 = i + block_len(&text[b..], i - line_start),
+                Style::Plain | Style::Measured => {}
+            }
+            spans[k].2 = Style::Measured;
         }
         let inside = k < spans.len() && spans[k].0 <= i;
         if c == '\n' {
@@ -506,6 +587,7 @@ fn scan(
                 blank.insert(line);
             }
             line += 1;
+            line_start = i + 1;
             content = false;
             prev_blank = true;
             continue;
@@ -539,6 +621,29 @@ fn scan(
         }
     }
     (comments, blank)
+}
+
+/// The length in characters of the block scalar content `rest` starts
+/// with (its first line is indented `indent` characters): every following
+/// line indented at least as much, or blank, up to the last such non-blank
+/// line.
+fn block_len(rest: &str, indent: usize) -> usize {
+    let mut lines = rest.split('\n');
+    let mut n = lines.next().map_or(0, |l| l.chars().count());
+    let mut end = n;
+    for l in lines {
+        n += 1 + l.chars().count();
+        let body = l.trim_end_matches(['\r', ' ', '\t']);
+        if body.is_empty() {
+            continue;
+        }
+        if body.chars().take_while(|c| *c == ' ').count() >= indent {
+            end = n;
+        } else {
+            break;
+        }
+    }
+    end
 }
 
 /// The length in characters of the quoted scalar `rest` starts with,
@@ -592,7 +697,7 @@ fn attach(tree: &mut Tree, flows: &[Flow]) -> Result<(), Box<(Diagnostic, Pos)>>
     };
     for (k, &ci) in above.iter().enumerate() {
         match first {
-            Some(m) if k >= glued_from => tree.metas[m].leading.push(ci),
+            Some(m) if k >= glued_from => tree.notes.entry(m).or_default().leading.push(ci),
             _ => tree.header.push(ci),
         }
     }
@@ -600,14 +705,21 @@ fn attach(tree: &mut Tree, flows: &[Flow]) -> Result<(), Box<(Diagnostic, Pos)>>
         if first_key.is_none_or(|s| c.start < s) {
             continue;
         }
-        if let Some(f) = flows.iter().find(|f| f.start <= c.start && c.start < f.end) {
+        // Flows and metas are in source order: binary searches keep this
+        // linear-logarithmic on a 100k-user spec.
+        let last_flow = flows.partition_point(|f| f.start <= c.start);
+        if let Some(f) = last_flow
+            .checked_sub(1)
+            .map(|n| &flows[n])
+            .filter(|f| c.start < f.end)
+        {
             match f.owner {
                 Some(owner) => {
-                    let m = &mut tree.metas[owner];
-                    if c.own_line || m.trailing.is_some() {
-                        m.leading.push(ci);
+                    let notes = tree.notes.entry(owner).or_default();
+                    if c.own_line {
+                        notes.leading.push(ci);
                     } else {
-                        m.trailing = Some(ci);
+                        notes.push_end_of_line(ci);
                     }
                     continue;
                 }
@@ -629,25 +741,16 @@ fn attach(tree: &mut Tree, flows: &[Flow]) -> Result<(), Box<(Diagnostic, Pos)>>
                 }
             }
         }
+        let split = tree.metas.partition_point(|m| m.start <= c.start);
         if c.own_line {
-            match tree.metas.iter().position(|m| m.block && m.start > c.start) {
-                Some(m) => tree.metas[m].leading.push(ci),
+            let below = tree.metas[split..].iter().position(|m| m.block);
+            match below.map(|n| split + n) {
+                Some(m) => tree.notes.entry(m).or_default().leading.push(ci),
                 None => tree.footer.push(ci),
             }
         } else {
-            match tree
-                .metas
-                .iter()
-                .rposition(|m| m.block && m.start < c.start)
-            {
-                Some(m) => {
-                    let m = &mut tree.metas[m];
-                    if m.trailing.is_some() {
-                        m.leading.push(ci);
-                    } else {
-                        m.trailing = Some(ci);
-                    }
-                }
+            match tree.metas[..split].iter().rposition(|m| m.block) {
+                Some(m) => tree.notes.entry(m).or_default().push_end_of_line(ci),
                 None => tree.header.push(ci),
             }
         }
@@ -768,13 +871,20 @@ impl<'t> Emitter<'t> {
     }
 
     fn leading(&mut self, meta: usize, indent: usize) {
-        for &c in &self.tree.metas[meta].leading {
-            self.comment_line(c, indent);
+        let tree = self.tree;
+        if let Some(notes) = tree.notes.get(&meta) {
+            for &c in &notes.leading {
+                self.comment_line(c, indent);
+            }
         }
     }
 
+    fn trailing_of(&self, meta: usize) -> Option<usize> {
+        self.tree.notes.get(&meta).and_then(|n| n.trailing)
+    }
+
     fn trailing(&self, meta: usize) -> String {
-        match self.tree.metas[meta].trailing {
+        match self.trailing_of(meta) {
             Some(c) => format!(" {}", self.tree.comments[c].text),
             None => String::new(),
         }
@@ -859,10 +969,10 @@ impl<'t> Emitter<'t> {
                     // unless that key has its own.
                     let sorted = self.sorted(entries, item_ctx);
                     let first = sorted.first().map(|e| e.meta);
-                    let mut extra = meta.trailing;
+                    let mut extra = self.trailing_of(item.meta);
                     if let Some(f) = first {
                         self.leading(f, indent);
-                        if self.tree.metas[f].trailing.is_some()
+                        if self.trailing_of(f).is_some()
                             && let Some(c) = extra.take()
                         {
                             self.comment_line(c, indent);
@@ -917,8 +1027,10 @@ impl<'t> Emitter<'t> {
     }
 
     fn has_comments(&self, meta: usize) -> bool {
-        let m = &self.tree.metas[meta];
-        !m.leading.is_empty() || m.trailing.is_some()
+        self.tree
+            .notes
+            .get(&meta)
+            .is_some_and(|n| !n.leading.is_empty() || n.trailing.is_some())
     }
 
     fn any_comments(&self, node: &Node) -> bool {
@@ -1136,6 +1248,14 @@ mod tests {
         check(
             "version: 1\nexternalGroups: [\"A\"]  # c1\ngroups:\n  - externalId: \"q\\\"#\"  # c2\n    'name': 'It''s # x'   # c3\n    description: \"two\n      lines # y\"  # c4\n",
             "version: 1\nexternalGroups: [A] # c1\ngroups:\n  - externalId: q\"# # c2\n    name: \"It's # x\" # c3\n    description: \"two lines # y\" # c4\n",
+        );
+    }
+
+    #[test]
+    fn comments_after_block_scalars_are_kept() {
+        check(
+            "version: 1\ngroups:\n  - externalId: G1\n    name: >  # folded\n      folded\n\n      # still text\n    # before parent\n    parent: null\n    description: |\n      d\n# end\n",
+            "version: 1\ngroups:\n  - externalId: G1\n    name: \"folded\\n# still text\\n\" # folded\n    description: \"d\\n\"\n    # before parent\n    parent: null\n# end\n",
         );
     }
 
