@@ -572,3 +572,31 @@ fn the_command_extractor_finds_continued_lines_and_stops_at_redirections() {
         ]]
     );
 }
+
+#[test]
+fn redact_hides_spec_diagnostics_that_quote_personal_data() {
+    let work = Work::new();
+    // A duplicate entry in a list is a warning that quotes the spec's line.
+    let spec = work.spec(
+        "org.yaml",
+        "version: 1\nexternalGroups: [G]\nusers:\n  - {externalId: E1, firstName: Secretfirst, lastName: Secretlast, email: secret.person@example.com, accessInfo: {memberOf: [G, G]}}\n",
+    );
+    let plain = work.run(&["plan", spec.to_str().unwrap()]);
+    plain.expect_code(0);
+    assert!(
+        plain.stderr().contains("secret.person@example.com"),
+        "without --redact the warning's snippet quotes the line:\n{}",
+        plain.stderr()
+    );
+    let redacted = work.run(&["plan", spec.to_str().unwrap(), "--redact"]);
+    redacted.expect_code(0);
+    let all = format!("{}{}", redacted.stdout(), redacted.stderr());
+    for secret in ["Secretfirst", "Secretlast", "secret.person@example.com"] {
+        assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
+    }
+    assert!(
+        redacted.stderr().contains("hidden by --redact"),
+        "{}",
+        redacted.stderr()
+    );
+}

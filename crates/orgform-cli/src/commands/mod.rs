@@ -20,18 +20,42 @@ use orgform_state::{State, Store};
 
 use crate::output;
 
+/// How spec diagnostics reach stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diagnostics {
+    /// In full, with the offending snippets.
+    Full,
+    /// Counts only: snippets and messages quote personal data (`--redact`).
+    Redacted,
+}
+
 /// Loads and validates a spec; diagnostics (errors and warnings) go to
 /// stderr, and an invalid spec is an error.
 pub fn load_spec(path: &Path) -> anyhow::Result<ValidatedSpec> {
+    load_spec_with(path, Diagnostics::Full)
+}
+
+/// [`load_spec`], choosing how diagnostics are shown.
+pub fn load_spec_with(path: &Path, shown: Diagnostics) -> anyhow::Result<ValidatedSpec> {
+    let print = |diags: &orgform_spec::Diagnostics| match shown {
+        Diagnostics::Full => output::print_stderr(&diags.render(output::stderr_color())),
+        Diagnostics::Redacted => output::print_stderr(&format!(
+            "{} diagnostic{} hidden by --redact (they quote the spec); run `orgform validate {}` \
+             where the output is private\n",
+            diags.len(),
+            if diags.len() == 1 { "" } else { "s" },
+            path.display()
+        )),
+    };
     match orgform_spec::load(path, &LoadOptions::default()) {
         Ok(spec) => {
             if !spec.warnings().is_empty() {
-                output::print_stderr(&spec.warnings().render(output::stderr_color()));
+                print(spec.warnings());
             }
             Ok(spec)
         }
         Err(diags) => {
-            output::print_stderr(&diags.render(output::stderr_color()));
+            print(&diags);
             let errors = diags.iter().filter(|d| d.severity.is_error()).count();
             bail!(
                 "spec `{}` is invalid ({errors} error{}); nothing was planned or sent",

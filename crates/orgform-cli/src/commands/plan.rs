@@ -9,7 +9,7 @@ use orgform_plan::review::Review;
 use orgform_plan::{Plan, PlanOptions, SavedPlan, diff, markdown, report};
 
 use crate::args::{PlanArgs, PlanFormat};
-use crate::commands::{base, load_spec, load_state, preflight, store};
+use crate::commands::{Diagnostics, base, load_spec_with, load_state, preflight, store};
 use crate::output;
 
 /// Runs `orgform plan`.
@@ -19,7 +19,12 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     // 100k users that hides the state's ~0.2 s); errors keep their order.
     let (spec, state) = std::thread::scope(|s| {
         let state = s.spawn(|| load_state(&store));
-        let spec = load_spec(&args.spec);
+        let shown = if args.redact {
+            Diagnostics::Redacted
+        } else {
+            Diagnostics::Full
+        };
+        let spec = load_spec_with(&args.spec, shown);
         let state = state
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
