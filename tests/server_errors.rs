@@ -2,6 +2,8 @@
 //! passes local validation is surfaced with plain-words advice and the
 //! record's place in the spec, and nothing is written (issue 6).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Sim, Work};
