@@ -6,22 +6,8 @@
 
 mod common;
 
-use common::{Sim, TOKEN, Work};
+use common::{ABC, ABD, Sim, TOKEN, Work, assert_no_token_in_files};
 use serde_json::Value;
-
-const ABC: &str = r#"version: 1
-users:
-  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
-  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
-  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}
-"#;
-
-const ABD: &str = r#"version: 1
-users:
-  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
-  - {externalId: B, firstName: Bobby, lastName: Birch, email: bobby@example.com}
-  - {externalId: D, firstName: Dan, lastName: Dogwood, email: dan@example.com}
-"#;
 
 fn apply(work: &Work, sim: &Sim, spec: &str) -> common::Run {
     work.run(&["apply", spec, "--auto-approve", "--endpoint", &sim.url])
@@ -227,27 +213,7 @@ fn the_token_never_leaves_the_environment() {
         "debug logs were on"
     );
     assert!(!seen.contains(TOKEN), "the token leaked into output");
-    for entry in walk(work.path()) {
-        let bytes = std::fs::read(&entry).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(TOKEN),
-            "the token leaked into `{}`",
-            entry.display()
-        );
-    }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+    assert_no_token_in_files(work.path());
 }
 
 const TREE: &str = r#"version: 1

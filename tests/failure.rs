@@ -19,22 +19,8 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{PAUSE_AT, Run, Sim, TOKEN, Work};
+use common::{ABC, ABD, PAUSE_AT, Run, Sim, TOKEN, Work, assert_no_token_in_files};
 use serde_json::Value;
-
-const ABC: &str = r#"version: 1
-users:
-  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
-  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
-  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}
-"#;
-
-const ABD: &str = r#"version: 1
-users:
-  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
-  - {externalId: B, firstName: Bobby, lastName: Birch, email: bobby@example.com}
-  - {externalId: D, firstName: Dan, lastName: Dogwood, email: dan@example.com}
-"#;
 
 /// Runs orgform with the token and trace logs; checks the output for the token.
 fn run(work: &Work, args: &[&str]) -> Run {
@@ -108,32 +94,6 @@ fn managed_ids(sim: &Sim) -> Vec<String> {
         .collect()
 }
 
-/// No file left in the work directory holds the token.
-#[track_caller]
-fn assert_no_token_in_files(work: &Work) {
-    for entry in walk(work.path()) {
-        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
-        assert!(
-            !text.contains(TOKEN),
-            "the token leaked into `{}`",
-            entry.display()
-        );
-    }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// Starts an apply that stops after its validate-only request, so a test can
 /// change the emulator's faults for the real request only.
 fn apply_paused_after_preflight(
@@ -177,7 +137,7 @@ fn a_few_503s_on_the_real_request_are_retried_and_the_state_is_written_once() {
     assert_eq!(outcomes(&work), ["applied"], "one history line");
     assert_eq!(managed_ids(&sim), ["A", "B", "C"]);
     assert_converged(&work, abc);
-    assert_no_token_in_files(&work);
+    assert_no_token_in_files(work.path());
     println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY 503-then-success: 2 x 503 on the real request, 3 attempts, exit 0, state \
@@ -221,7 +181,7 @@ fn a_503_storm_longer_than_the_budget_fails_cleanly() {
     apply(&work, &sim, abd.to_str().unwrap(), &[]).expect_code(0);
     assert_converged(&work, abd.to_str().unwrap());
     assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
-    assert_no_token_in_files(&work);
+    assert_no_token_in_files(work.path());
     let attempts = err
         .split("retries exhausted")
         .next()
@@ -276,7 +236,7 @@ fn latency_beyond_the_request_timeout_may_have_applied_and_the_next_apply_conver
     assert_eq!(state_json(&work)["serial"], 2);
     assert_converged(&work, abd.to_str().unwrap());
     assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
-    assert_no_token_in_files(&work);
+    assert_no_token_in_files(work.path());
     println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY latency-past-timeout: 1500ms latency on the real request, 300ms timeout, 2 \
@@ -330,7 +290,7 @@ fn a_connection_dropped_after_commit_then_a_converging_reapply() {
     assert_eq!(outcomes(&work), ["maybeApplied", "applied"]);
     assert_converged(&work, abc);
     run_preflight(&work, &sim, abc).expect_code(0);
-    assert_no_token_in_files(&work);
+    assert_no_token_in_files(work.path());
     println!("RELIABILITY token-check: {}", token_figures());
     println!(
         "RELIABILITY drop-after-commit: committed then dropped, no retry: exit 1 \"may have \

@@ -24,27 +24,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{PAUSE_AT, Run, Sim, Spawned, TOKEN, Work};
+use common::{ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_no_token_in_files};
 use serde_json::Value;
-
-const ABC: &str = r#"version: 1
-users:
-  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
-  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
-  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}
-"#;
-
-const ABD: &str = r#"version: 1
-users:
-  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
-  - {externalId: B, firstName: Bobby, lastName: Birch, email: bobby@example.com}
-  - {externalId: D, firstName: Dan, lastName: Dogwood, email: dan@example.com}
-"#;
 
 /// Every output seen in this test binary, checked for the token at the end
 /// of each test (and each run checked at once).
@@ -76,32 +62,6 @@ fn assert_clean(run: &Run) {
     CHECKED.1.fetch_add(all.len() as u64, Ordering::Relaxed);
     assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
     assert!(!all.contains("panicked"), "a panic:\n{all}");
-}
-
-/// No file under `dir` holds the token.
-#[track_caller]
-fn assert_no_token_in_files(dir: &Path) {
-    for entry in walk(dir) {
-        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
-        assert!(
-            !text.contains(TOKEN),
-            "the token leaked into `{}`",
-            entry.display()
-        );
-    }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn apply_args<'a>(spec: &'a str, sim: &'a Sim) -> Vec<&'a str> {

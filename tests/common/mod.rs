@@ -406,3 +406,46 @@ impl Run {
         self
     }
 }
+
+/// Three users, the first spec of the API reference's full-sync example.
+pub const ABC: &str = r#"version: 1
+users:
+  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
+  - {externalId: B, firstName: Bob, lastName: Birch, email: bob@example.com}
+  - {externalId: C, firstName: Cat, lastName: Cedar, email: cat@example.com}
+"#;
+
+/// The second: B renamed, C removed, D added.
+pub const ABD: &str = r#"version: 1
+users:
+  - {externalId: A, firstName: Ann, lastName: Ash, email: ann@example.com}
+  - {externalId: B, firstName: Bobby, lastName: Birch, email: bobby@example.com}
+  - {externalId: D, firstName: Dan, lastName: Dogwood, email: dan@example.com}
+"#;
+
+/// Every file below `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read a test directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// No file below `dir` holds the token.
+#[track_caller]
+pub fn assert_no_token_in_files(dir: &Path) {
+    for path in files_under(dir) {
+        let bytes = std::fs::read(&path).expect("read a test file");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "the token leaked into `{}`",
+            path.display()
+        );
+    }
+}
