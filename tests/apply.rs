@@ -404,3 +404,68 @@ fn a_plan_saved_with_force_applies_without_force_and_the_history_says_forced() {
         "the history records the forced threshold"
     );
 }
+
+#[test]
+fn a_state_is_never_sent_to_another_endpoint_unless_told_the_api_moved() {
+    let first = Sim::start(&[]);
+    let second = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    apply(&work, &first, abc.to_str().unwrap()).expect_code(0);
+
+    let abd = work.spec("abd.yaml", ABD);
+    let run = apply(&work, &second, abd.to_str().unwrap());
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("--endpoint-moved"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        managed_users(&second).is_empty(),
+        "nothing reached the other account"
+    );
+    assert_eq!(state_json(&work)["serial"], 1);
+
+    // Told explicitly, it goes. (The second emulator is empty, unlike a real
+    // moved API: the server's counts differ from the plan and apply says so.)
+    work.run(&[
+        "apply",
+        abd.to_str().unwrap(),
+        "--auto-approve",
+        "--endpoint",
+        &second.url,
+        "--endpoint-moved",
+    ])
+    .expect_code(0);
+    assert_eq!(managed_users(&second).len(), 3);
+    assert_eq!(state_json(&work)["endpoint"], second.url.as_str());
+}
+
+#[test]
+fn a_saved_plan_of_another_lineage_is_refused() {
+    let sim = Sim::start(&[]);
+    let ours = Work::new();
+    let theirs = Work::new();
+    let abc = ours.spec("abc.yaml", ABC);
+    apply(&ours, &sim, abc.to_str().unwrap()).expect_code(0);
+    let theirs_spec = theirs.spec("abc.yaml", ABC);
+    apply(&theirs, &sim, theirs_spec.to_str().unwrap()).expect_code(0);
+
+    // A plan made against their state (serial 1, their lineage)…
+    let abd = theirs.spec("abd.yaml", ABD);
+    let plan_file = theirs.path().join("theirs.orgplan");
+    theirs
+        .run(&[
+            "plan",
+            abd.to_str().unwrap(),
+            "--out",
+            plan_file.to_str().unwrap(),
+        ])
+        .expect_code(0);
+    // …applied to ours (also serial 1) is refused: same serial, other lineage.
+    let run = apply(&ours, &sim, plan_file.to_str().unwrap());
+    run.expect_code(1);
+    assert!(run.stderr().contains("lineage"), "{}", run.stderr());
+    assert_eq!(state_json(&ours)["serial"], 1);
+}
