@@ -11,6 +11,12 @@
 //!   ([`Plan::request_limits`]).
 //! - [`render::text`] draws a plan like Terraform; [`render::json`] gives the
 //!   versioned JSON plan ([`PlanDoc`]), described below.
+//! - For reviewers and pull requests: [`review::Review`] gathers what a
+//!   reviewer sees (optionally [`review::Review::redacted`] once, for every
+//!   format), rendered by [`markdown`] (a PR comment with a hidden marker and
+//!   a size cut), [`diff`] (a unified diff of the effective state before and
+//!   after), [`report`] (the deletions CSV) and [`compare`] (what changed
+//!   since a previously reviewed plan).
 //! - [`SavedPlan`] is a plan file (`orgform plan --out`): the reviewed plan,
 //!   the validated org, the base and the digests, with the checks `apply
 //!   PLANFILE` needs ([`SavedPlan::verify`], [`SavedPlan::check_state`]).
