@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::Plan;
 use crate::doc::{Action, Change, PlanDoc, Record};
+use crate::escape::{clean, quote};
 
 /// How [`text`] renders.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -345,45 +346,7 @@ fn show_plain(v: &Value) -> String {
     }
 }
 
-/// A string in double quotes, `"` and `\` escaped, and every control or
-/// bidirectional-override character shown as `\u{…}`.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if dangerous(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
-/// Free text (messages, labels) with control and bidi characters escaped.
-fn clean(s: &str) -> String {
-    if !s.chars().any(dangerous) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if dangerous(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn dangerous(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
 
 #[cfg(test)]
 mod tests {
