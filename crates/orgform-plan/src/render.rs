@@ -346,8 +346,6 @@ fn show_plain(v: &Value) -> String {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
