@@ -16,37 +16,16 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ABC, ABD, PAUSE_AT, Run, Sim, TOKEN, Work, assert_no_token_in_files};
+use common::{
+    ABC, ABD, PAUSE_AT, Run, Sim, Work, assert_clean, assert_no_token_in_files, token_figures,
+};
 use serde_json::Value;
 
 /// Runs orgform with the token and trace logs; checks the output for the token.
 fn run(work: &Work, args: &[&str]) -> Run {
-    let run = work.run_env(args, &[("FRANKLY_API_TOKEN", TOKEN), ("RUST_LOG", "trace")]);
-    assert_clean(&run);
-    run
-}
-
-/// Outputs and bytes checked for the token so far in this test binary.
-static CHECKED: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
-
-fn token_figures() -> String {
-    format!(
-        "{} outputs ({} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic",
-        CHECKED.0.load(Ordering::Relaxed),
-        CHECKED.1.load(Ordering::Relaxed)
-    )
-}
-
-#[track_caller]
-fn assert_clean(run: &Run) {
-    let all = format!("{}{}", run.stdout(), run.stderr());
-    CHECKED.0.fetch_add(1, Ordering::Relaxed);
-    CHECKED.1.fetch_add(all.len() as u64, Ordering::Relaxed);
-    assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
-    assert!(!all.contains("panicked"), "a panic:\n{all}");
+    work.run_traced(args)
 }
 
 fn apply(work: &Work, sim: &Sim, spec: &str, extra: &[&str]) -> Run {

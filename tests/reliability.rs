@@ -25,43 +25,24 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_no_token_in_files};
+use common::{
+    ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_clean, assert_no_token_in_files,
+    token_figures,
+};
 use serde_json::Value;
 
 /// Every output seen in this test binary, checked for the token at the end
 /// of each test (and each run checked at once).
 fn trace_env() -> [(&'static str, &'static str); 2] {
-    [("FRANKLY_API_TOKEN", TOKEN), ("RUST_LOG", "trace")]
+    common::TRACE_ENV
 }
 
 fn run(work: &Work, args: &[&str]) -> Run {
-    let run = work.run_env(args, &trace_env());
-    assert_clean(&run);
-    run
-}
-
-/// Outputs and bytes checked for the token so far in this test binary.
-static CHECKED: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
-
-fn token_figures() -> String {
-    format!(
-        "{} outputs ({} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic",
-        CHECKED.0.load(Ordering::Relaxed),
-        CHECKED.1.load(Ordering::Relaxed)
-    )
-}
-
-#[track_caller]
-fn assert_clean(run: &Run) {
-    let all = format!("{}{}", run.stdout(), run.stderr());
-    CHECKED.0.fetch_add(1, Ordering::Relaxed);
-    CHECKED.1.fetch_add(all.len() as u64, Ordering::Relaxed);
-    assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
-    assert!(!all.contains("panicked"), "a panic:\n{all}");
+    work.run_traced(args)
 }
 
 fn apply_args<'a>(spec: &'a str, sim: &'a Sim) -> Vec<&'a str> {

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -447,5 +448,40 @@ pub fn assert_no_token_in_files(dir: &Path) {
             "the token leaked into `{}`",
             path.display()
         );
+    }
+}
+
+/// The environment of a traced run: the token set and every debug log on.
+pub const TRACE_ENV: [(&str, &str); 2] = [("FRANKLY_API_TOKEN", TOKEN), ("RUST_LOG", "trace")];
+
+/// Outputs and bytes checked for the token so far in this test binary.
+static CHECKED: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+
+/// What [`assert_clean`] has checked so far, for the RELIABILITY figures.
+pub fn token_figures() -> String {
+    format!(
+        "{} outputs ({} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic",
+        CHECKED.0.load(Ordering::Relaxed),
+        CHECKED.1.load(Ordering::Relaxed)
+    )
+}
+
+/// Neither the token nor a panic appears in a run's output.
+#[track_caller]
+pub fn assert_clean(run: &Run) {
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    CHECKED.0.fetch_add(1, Ordering::Relaxed);
+    CHECKED.1.fetch_add(all.len() as u64, Ordering::Relaxed);
+    assert!(!all.contains(TOKEN), "the token leaked into output:\n{all}");
+    assert!(!all.contains("panicked"), "a panic:\n{all}");
+}
+
+impl Work {
+    /// Runs orgform with the token and `RUST_LOG=trace`, and checks the output is clean.
+    #[track_caller]
+    pub fn run_traced(&self, args: &[&str]) -> Run {
+        let run = self.run_env(args, &TRACE_ENV);
+        assert_clean(&run);
+        run
     }
 }
