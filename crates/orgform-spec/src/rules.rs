@@ -31,7 +31,18 @@ pub(crate) struct Ctx<'a> {
 struct Checker<'a> {
     ctx: Option<Ctx<'a>>,
     out: Vec<Diagnostic>,
+    /// "Did you mean" lookups left: each may compare against thousands of
+    /// candidates (group ids, time zones), and a spec may hold a million
+    /// mistakes; past the limit the generic hint is given (as clang's
+    /// `-fspell-checking-limit` does).
+    suggestions_left: u32,
 }
+
+/// How many "did you mean" lookups one validation makes at most.
+const SUGGESTION_LIMIT: u32 = 100;
+
+/// How many allowed values a hint lists before "and N more".
+const LISTED_VALUES: usize = 20;
 
 fn key(kind: Kind, path: &str) -> u16 {
     let paths = match kind {
@@ -70,18 +81,34 @@ impl Checker<'_> {
                 .is_some_and(|r| r.bad & (1 << k) != 0)
     }
 
-    /// The position of the element `value` of a list field.
-    fn element(&self, kind: Kind, i: usize, path: &str, value: &str) -> Option<Pos> {
-        let ctx = self.ctx?;
-        let rec = ctx.pos.record(kind, i)?;
+    /// The position of each of `values` among the elements of a list field
+    /// (the first element written with that value), found in one pass over
+    /// the record's fields: a list may have a million unknown entries.
+    /// Values not found (or without positions) are left out.
+    fn elements(&self, kind: Kind, i: usize, path: &str, values: &[&str]) -> HashMap<String, Pos> {
+        let mut out = HashMap::with_capacity(values.len());
+        let Some(ctx) = self.ctx else { return out };
+        let Some(rec) = ctx.pos.record(kind, i) else {
+            return out;
+        };
+        let wanted: std::collections::HashSet<&str> = values.iter().copied().collect();
         let k = ELEMENT + key(kind, path);
-        ctx.pos
-            .fields(rec)
-            .iter()
-            .filter(|f| f.key == k)
-            .map(|f| f.pos(rec.pos.file))
-            .find(|p| ctx.files.token(*p).is_some_and(|t| unquote(&t) == value))
-            .or_else(|| self.at(kind, i, path))
+        for f in ctx.pos.fields(rec).iter().filter(|f| f.key == k) {
+            let p = f.pos(rec.pos.file);
+            if let Some(t) = ctx.files.token(p) {
+                let v = unquote(&t);
+                if wanted.contains(v.as_str()) && !out.contains_key(v.as_str()) {
+                    out.insert(v, p);
+                }
+            }
+        }
+        out
+    }
+
+    /// The candidate closest to `word`, while lookups are left.
+    fn suggest<'c>(&mut self, word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+        self.suggestions_left = self.suggestions_left.checked_sub(1)?;
+        did_you_mean(word, candidates)
     }
 
     fn push(&mut self, d: Diagnostic, pos: Option<Pos>) {
@@ -117,6 +144,7 @@ pub(crate) fn check(org: &DesiredOrg, ctx: Option<Ctx<'_>>) -> Vec<Diagnostic> {
     let mut c = Checker {
         ctx,
         out: Vec::new(),
+        suggestions_left: SUGGESTION_LIMIT,
     };
     let groups: &[DesiredGroup] = org.groups.as_deref().unwrap_or(&[]);
     let users: &[DesiredUser] = org.users.as_deref().unwrap_or(&[]);
@@ -242,6 +270,7 @@ fn check_groups<'o>(
     }
     // References and self-parents.
     let mut parent: Vec<Option<usize>> = vec![None; groups.len()];
+    let mut sorted: Option<Vec<&str>> = None;
     for (i, g) in groups.iter().enumerate() {
         let ParentRef::Group(p) = &g.parent else {
             continue;
@@ -261,11 +290,10 @@ fn check_groups<'o>(
             }
             None if org.external_groups.contains(p) => {}
             None => {
-                let d = unknown_group(
-                    p,
-                    &format!("the parent of group `{}`", g.external_id),
-                    &index,
-                );
+                let ids = sorted.get_or_insert_with(|| sorted_ids(&index));
+                let hint = c.suggest(p, ids);
+                let what = format!("the parent of group `{}`", g.external_id);
+                let d = unknown_group(p, &what, hint);
                 let pos = c.at(Kind::Group, i, "parent");
                 c.push(d, pos);
             }
@@ -353,18 +381,35 @@ fn report_cycle(c: &mut Checker<'_>, groups: &[DesiredGroup], cycle: &[usize]) {
     c.push_with(d, pos, &related);
 }
 
-fn unknown_group(id: &str, what: &str, index: &HashMap<&str, usize>) -> Diagnostic {
+/// The externalIds of `index`, sorted: the candidates of "did you mean".
+fn sorted_ids<'a>(index: &HashMap<&'a str, usize>) -> Vec<&'a str> {
+    let mut ids: Vec<&str> = index.keys().copied().collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The values of an attribute, and how a hint lists them: the first
+/// [`LISTED_VALUES`], then how many more there are.
+fn listing(values: &std::collections::BTreeSet<String>) -> (Vec<&str>, String) {
+    let all: Vec<&str> = values.iter().map(String::as_str).collect();
+    let mut text = all[..all.len().min(LISTED_VALUES)].join(", ");
+    if all.len() > LISTED_VALUES {
+        text.push_str(&format!(" and {} more", all.len() - LISTED_VALUES));
+    }
+    (all, text)
+}
+
+fn unknown_group(id: &str, what: &str, suggestion: Option<&str>) -> Diagnostic {
     let d = Diagnostic::error(
         "unknownGroup",
         format!(
             "{what} names the group `{id}`, which is neither in `groups` nor in `externalGroups`"
         ),
     );
-    // A near miss among the spec's groups is worth naming (only on error, so
-    // the cost does not matter).
-    let mut ids: Vec<&str> = index.keys().copied().collect();
-    ids.sort_unstable();
-    match did_you_mean(id, &ids) {
+    // A near miss among the spec's groups is worth naming (the callers look
+    // it up among the ids, sorted once per load: a spec may have a million
+    // unknown references).
+    match suggestion {
         Some(s) => d.with_hint(format!(
             "did you mean `{s}`? Otherwise add the group to `groups`, or to `externalGroups` if \
              it exists in &frankly but is not managed here"
@@ -383,6 +428,10 @@ fn check_users(
     groups: &HashMap<&str, usize>,
 ) {
     let mut ids: HashMap<&str, usize> = HashMap::with_capacity(users.len());
+    let mut group_ids: Option<Vec<&str>> = None;
+    // Per attribute: its allowed values, and their listing for hints (built
+    // once: an attribute may allow many values, and many users miss them).
+    let mut allowed_values: HashMap<&str, (Vec<&str>, String)> = HashMap::new();
     let mut emails: HashMap<String, usize> = HashMap::with_capacity(users.len());
     let mut phones: HashMap<&str, usize> = HashMap::new();
     let attr_names: Vec<&str> = org
@@ -513,7 +562,7 @@ fn check_users(
                 "invalidTimezone",
                 format!("`{tz}` ({who}) is not an IANA time zone"),
             );
-            let d = match did_you_mean(tz, TIME_ZONES) {
+            let d = match c.suggest(tz, TIME_ZONES) {
                 Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                 None => d.with_hint(
                     "use a name from the tz database, e.g. `Europe/Stockholm`, or remove the \
@@ -552,12 +601,23 @@ fn check_users(
             let Some(set) = u.access_info.list(list) else {
                 continue;
             };
-            for g in set {
-                if groups.contains_key(g.as_str()) || org.external_groups.contains(g) {
-                    continue;
-                }
-                let d = unknown_group(g, &format!("`{}` of {who}", list.path()), groups);
-                let pos = c.element(Kind::User, i, list.path(), g);
+            let unknown: Vec<&str> = set
+                .iter()
+                .filter(|g| !groups.contains_key(g.as_str()) && !org.external_groups.contains(*g))
+                .map(String::as_str)
+                .collect();
+            if unknown.is_empty() {
+                continue;
+            }
+            let ids = group_ids.get_or_insert_with(|| sorted_ids(groups));
+            let places = c.elements(Kind::User, i, list.path(), &unknown);
+            for g in unknown {
+                let hint = c.suggest(g, ids);
+                let d = unknown_group(g, &format!("`{}` of {who}", list.path()), hint);
+                let pos = places
+                    .get(g)
+                    .copied()
+                    .or_else(|| c.at(Kind::User, i, list.path()));
                 c.push(d, pos);
             }
         }
@@ -590,7 +650,7 @@ fn check_users(
                         ),
                     )
                     .with_api_error(PROPS_API);
-                    let d = match did_you_mean(k, &attr_names) {
+                    let d = match c.suggest(k, &attr_names) {
                         Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                         None => d.with_hint(format!(
                             "declare `{k}` under `attributes` (and create it in &frankly under \
@@ -613,21 +673,22 @@ fn check_users(
                     if let Some(values) = &def.values
                         && !values.contains(v)
                     {
-                        let allowed: Vec<&str> = values.iter().map(String::as_str).collect();
+                        let (allowed, listing) = allowed_values
+                            .entry(k.as_str())
+                            .or_insert_with(|| listing(values));
                         let d = Diagnostic::error(
                             "attributeValueNotAllowed",
                             format!("`{v}` is not an allowed value of the attribute `{k}` ({who})"),
                         )
                         .with_api_error(PROPS_API);
-                        let d = match did_you_mean(v, &allowed) {
+                        let listing = listing.clone();
+                        let d = match c.suggest(v, allowed) {
                             Some(s) => d.with_hint(format!(
-                                "did you mean `{s}`? Values match exactly; allowed: {}",
-                                allowed.join(", ")
+                                "did you mean `{s}`? Values match exactly; allowed: {listing}"
                             )),
                             None => d.with_hint(format!(
-                                "use one of: {} (or add the value to `attributes.{k}` and in \
-                                     &frankly)",
-                                allowed.join(", ")
+                                "use one of: {listing} (or add the value to `attributes.{k}` and \
+                                 in &frankly)"
                             )),
                         };
                         let pos = c.at(Kind::User, i, &path);

@@ -1,7 +1,7 @@
 //! Source positions: the loaded files while validating, and the compact
 //! [`SourceMap`] a [`crate::ValidatedSpec`] keeps afterwards.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -25,7 +25,17 @@ pub(crate) struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     line_starts: OnceCell<Vec<usize>>,
+    /// Per long line (over [`SHORT_LINE`] bytes), the byte offset of every
+    /// [`STRIDE`]-th character and the line's length in characters, built on
+    /// first use: a diagnostic on a long line then costs what it costs on a
+    /// short one, so a million problems on one 2 MB line stay linear.
+    long_lines: RefCell<HashMap<u32, (Vec<usize>, usize)>>,
 }
+
+/// Lines up to this many bytes are walked character by character.
+const SHORT_LINE: usize = 4096;
+/// Characters between two offsets of a long line's index.
+const STRIDE: usize = 256;
 
 impl SourceFile {
     pub fn new(path: PathBuf, text: String) -> Self {
@@ -33,6 +43,7 @@ impl SourceFile {
             path,
             text,
             line_starts: OnceCell::new(),
+            long_lines: RefCell::new(HashMap::new()),
         }
     }
 
@@ -50,15 +61,40 @@ impl SourceFile {
         Some(l.strip_suffix('\r').unwrap_or(l))
     }
 
+    /// `take` characters of a 1-based line from the 0-based character
+    /// `skip`, and the line's length in characters.
+    pub fn chars(&self, line: u32, skip: usize, take: usize) -> Option<(String, usize)> {
+        let text = self.line(line)?;
+        if text.len() <= SHORT_LINE {
+            let total = text.chars().count();
+            return Some((text.chars().skip(skip).take(take).collect(), total));
+        }
+        let mut cache = self.long_lines.borrow_mut();
+        let (marks, total) = cache.entry(line).or_insert_with(|| {
+            let mut marks = Vec::with_capacity(text.len() / STRIDE + 1);
+            let mut total = 0;
+            for (i, (at, _)) in text.char_indices().enumerate() {
+                if i % STRIDE == 0 {
+                    marks.push(at);
+                }
+                total = i + 1;
+            }
+            (marks, total)
+        });
+        let from = marks.get(skip / STRIDE).copied().unwrap_or(text.len());
+        let rest = text.get(from..).unwrap_or_default();
+        let part = rest.chars().skip(skip % STRIDE).take(take).collect();
+        Some((part, *total))
+    }
+
     /// The characters a position spans on its line.
     pub fn token(&self, pos: Pos) -> Option<String> {
-        let line = self.line(pos.line)?;
-        Some(
-            line.chars()
-                .skip(pos.col.saturating_sub(1) as usize)
-                .take(pos.len as usize)
-                .collect(),
+        self.chars(
+            pos.line,
+            pos.col.saturating_sub(1) as usize,
+            pos.len as usize,
         )
+        .map(|(token, _)| token)
     }
 }
 
@@ -84,11 +120,11 @@ impl Files {
     fn snippet(&self, pos: Pos) -> Option<Snippet> {
         /// Lines longer than this are cut to a window around the column.
         const WIDE: usize = 160;
-        let line = self.files.get(pos.file as usize)?.line(pos.line)?;
-        let chars = line.chars().count();
+        let file = self.files.get(pos.file as usize)?;
+        let (head, chars) = file.chars(pos.line, 0, WIDE)?;
         let (text, col) = if chars > WIDE {
             let start = (pos.col as usize).saturating_sub(61);
-            let mut t: String = line.chars().skip(start).take(120).collect();
+            let (mut t, _) = file.chars(pos.line, start, 120)?;
             let mut col = pos.col - u32::try_from(start).unwrap_or(0);
             if start > 0 {
                 t.insert_str(0, "...");
@@ -99,7 +135,7 @@ impl Files {
             }
             (t, col)
         } else {
-            (line.to_owned(), pos.col)
+            (head, pos.col)
         };
         let available = text.chars().count() as u32 + 1;
         let len = pos.len.clamp(1, available.saturating_sub(col).max(1));

@@ -39,6 +39,10 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// Alias expansion may replay at most this many events, plus ten per event
 /// parsed: a linear budget that any exponential alias bomb exceeds at once.
 const REPLAY_BASE: usize = 1_000_000;
+/// Alias expansion may also replay at most this many bytes of scalar text,
+/// plus ten per byte of the file: counting events alone lets one anchored
+/// megabyte, aliased a thousand times, take gigabytes.
+const REPLAY_BYTES_BASE: usize = 16 * 1024 * 1024;
 
 /// The top-level keys of a spec, in documentation order.
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -168,6 +172,9 @@ struct Reader<'a> {
     replay: Vec<(Rc<Vec<Ev>>, usize)>,
     parsed: usize,
     replayed: usize,
+    /// Bytes of scalar text replayed, against `REPLAY_BYTES_BASE + 10 * text_len`.
+    replayed_bytes: usize,
+    text_len: usize,
     depth: usize,
     last: Pos,
 }
@@ -183,6 +190,8 @@ impl<'a> Reader<'a> {
             replay: Vec::new(),
             parsed: 0,
             replayed: 0,
+            replayed_bytes: 0,
+            text_len: text.len(),
             depth: 0,
             last: Pos {
                 file,
@@ -257,6 +266,20 @@ impl<'a> Reader<'a> {
                                 "this looks like an alias bomb (aliases of aliases); write the values out",
                                 ev.pos,
                             ));
+                        }
+                        if let K::Scalar(ref v, _, _) = ev.kind {
+                            self.replayed_bytes = self.replayed_bytes.saturating_add(v.len());
+                            let budget =
+                                REPLAY_BYTES_BASE.saturating_add(self.text_len.saturating_mul(10));
+                            if self.replayed_bytes > budget {
+                                return Err(self.fatal(
+                                    "aliasBudget",
+                                    format!("aliases expand to more than {budget} bytes of text"),
+                                    "an anchored value is repeated through aliases far more than a \
+                                     spec needs; write the values out",
+                                    ev.pos,
+                                ));
+                            }
                         }
                         if let K::Scalar(ref v, _, _) = ev.kind
                             && let Some(id) = v.strip_prefix('\0').and_then(|s| s.parse().ok())
