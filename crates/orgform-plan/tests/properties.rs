@@ -26,6 +26,7 @@ use orgform_plan::{Action, Base, BlockedCode, Change, Plan, PlanDoc, PlanOptions
 use proptest::prelude::*;
 use serde_json::Value;
 use support::orgs::{self, OrgGen};
+use support::reference;
 
 /// How many random sequences each property sees (overridden by
 /// `PROPTEST_CASES`).
@@ -312,7 +313,7 @@ fn check_soundness(
     let org = spec.org();
     let after = plan.effective_after();
 
-    let (reference, users, groups) = orgs::reference_apply(old, org);
+    let (reference, users, groups) = reference::reference_apply(old, org);
     prop_assert_eq!(
         &reference.groups,
         &after.groups,
