@@ -239,8 +239,8 @@ fn pause_at(_step: &str) {}
 /// Reads a saved plan (JSON with a `planDigest`) or loads a spec.
 fn read_input(path: &Path) -> anyhow::Result<Input> {
     if path.is_file()
+        && starts_with_brace(path)
         && let Ok(bytes) = std::fs::read(path)
-        && bytes.first() == Some(&b'{')
     {
         let saved: SavedPlan = serde_json::from_slice(&bytes).with_context(|| {
             format!(
@@ -259,6 +259,18 @@ fn read_input(path: &Path) -> anyhow::Result<Input> {
         return Ok(Input::Saved(Box::new(saved), spec));
     }
     Ok(Input::Spec(load_spec(path)?))
+}
+
+/// Whether a file's first byte is `{` (a saved plan is JSON). Reads that
+/// byte only: a spec is read by the spec loader, whose size cap refuses a
+/// huge file before reading it (reading the whole file here first made
+/// `apply` of a huge spec use as much memory as the file is big).
+fn starts_with_brace(path: &Path) -> bool {
+    let mut first = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first))
+        .is_ok()
+        && first[0] == b'{'
 }
 
 /// Asks on the terminal; only `yes` approves. Without a terminal, refuses.
