@@ -930,8 +930,10 @@ impl Decoder<'_, '_> {
                 return Ok(None);
             }
         }
-        let mut set = BTreeSet::new();
-        let mut seen: Vec<Pos> = Vec::new();
+        // Each entry's first position, to point a duplicate at it (one
+        // lookup per entry: scanning the earlier ones, as before, was
+        // quadratic in a long list ending in duplicates).
+        let mut first_at: HashMap<String, Pos> = HashMap::new();
         loop {
             if matches!(self.peek()?.kind, K::SeqEnd) {
                 self.next()?;
@@ -939,28 +941,24 @@ impl Decoder<'_, '_> {
             }
             if let Some((s, p)) = self.string(field)? {
                 elements(self.pos, p);
-                if set.contains(&s) {
-                    // Rare: find the first place linearly.
-                    let first = seen
-                        .iter()
-                        .copied()
-                        .find(|q| self.files.token(*q).is_some_and(|t| unquote(&t) == s));
-                    let mut d = Diagnostic::warning(
-                        "duplicateListEntry",
-                        format!("`{s}` is listed twice in `{field}`"),
-                    )
-                    .with_hint("remove one; a list is a set");
-                    d = self.files.at(d, p);
-                    if let Some(f) = first {
-                        d = self.files.related(d, f, "first listed here");
+                match first_at.get(&s) {
+                    Some(&first) => {
+                        let mut d = Diagnostic::warning(
+                            "duplicateListEntry",
+                            format!("`{s}` is listed twice in `{field}`"),
+                        )
+                        .with_hint("remove one; a list is a set");
+                        d = self.files.at(d, p);
+                        d = self.files.related(d, first, "first listed here");
+                        self.diags.push(d);
                     }
-                    self.diags.push(d);
-                } else {
-                    set.insert(s);
-                    seen.push(p);
+                    None => {
+                        first_at.insert(s, p);
+                    }
                 }
             }
         }
+        let set: BTreeSet<String> = first_at.into_keys().collect();
         Ok(Some((set, ev.pos)))
     }
 

@@ -681,3 +681,28 @@ fn many_mistakes_against_large_candidate_sets_stay_linear() {
         );
     }
 }
+
+#[test]
+fn a_long_list_ending_in_duplicates_stays_linear() {
+    // Found by the spec_file fuzz target (a 50 kB input timing out): each
+    // duplicate entry looked for its first place by scanning the entries
+    // before it. 100,000 distinct entries, then the same 100,000 again.
+    let ids: Vec<String> = (0..100_000).map(|i| format!("X{i}")).collect();
+    let list = ids.join(", ");
+    let text = format!(
+        "version: 1\nexternalGroups: [{list}]\nusers:\n{}",
+        user(1, &format!(", accessInfo: {{memberOf: [{list}, {list}]}}"))
+    );
+    let spec = load_text(&text, 60).unwrap_or_else(|d| panic!("{}", d.error_count()));
+    let dups: Vec<_> = spec
+        .warnings()
+        .iter()
+        .filter(|d| d.code == "duplicateListEntry")
+        .collect();
+    assert_eq!(dups.len(), 100_000);
+    // Each points at its first place.
+    let last = dups.last().expect("a warning");
+    assert!(last.message.contains("`X99999`"), "{last:?}");
+    assert_eq!(last.related.len(), 1, "{last:?}");
+    assert!(last.related[0].0.column < last.location.as_ref().map_or(0, |l| l.column));
+}
