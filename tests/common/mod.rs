@@ -133,41 +133,31 @@ impl Sim {
 
 /// A minimal HTTP/1.0 GET over std (the tests need no HTTP client crate).
 pub fn http_get(url: &str, token: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n"
+    http_exchange(
+        url,
+        &format!("GET {{path}} HTTP/1.0\r\nAuthorization: {token}\r\n\r\n"),
     )
-    .expect("send request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (status, body)
 }
 
 /// A minimal HTTP/1.0 POST of a JSON body, like [`http_get`].
 pub fn http_post(url: &str, token: &str, body: &str) -> (u16, String) {
+    let request = format!(
+        "POST {{path}} HTTP/1.0\r\nAuthorization: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    http_exchange(url, &request)
+}
+
+/// Sends `request` (with `{path}` standing for the URL's path) to the URL's
+/// host and returns the status and body of the answer.
+fn http_exchange(url: &str, request: &str) -> (u16, String) {
     use std::io::Read;
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
-    write!(
-        stream,
-        "POST {path} HTTP/1.0\r\nHost: {host}\r\nAuthorization: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send request");
+    stream
+        .write_all(request.replacen("{path}", path, 1).as_bytes())
+        .expect("send request");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read response");
     let status = response
