@@ -30,8 +30,13 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The largest value the API accepts for any of the six limits.
+/// The largest value the API accepts for any of the six limits in one
+/// request ("Max is 20 000"): the per-request cap. A plan above it goes in
+/// waves (DESIGN section 7).
 pub const MAX_LIMIT: u32 = 20_000;
+/// The largest value a spec's `settings.max*` may take: they bound one
+/// apply, which may span several requests (waves).
+pub const MAX_APPLY_LIMIT: u32 = 10_000_000;
 /// The API's default for each of the six limits.
 pub const DEFAULT_LIMIT: u32 = 200;
 
@@ -179,28 +184,30 @@ impl fmt::Display for LimitName {
     }
 }
 
-/// The six limits, each `0..=20000`, default 200 (the API's defaults).
+/// The six limits of one apply, each `0..=10000000`, default 200 (the API's
+/// defaults). A request never carries more than the per-request cap
+/// ([`MAX_LIMIT`], or [`Target::max_per_request`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(default, deny_unknown_fields)]
 pub struct Limits {
     /// `maxUsersCreated`
-    #[schemars(range(max = MAX_LIMIT))]
+    #[schemars(range(max = MAX_APPLY_LIMIT))]
     pub max_users_created: u32,
     /// `maxUsersUpdated`
-    #[schemars(range(max = MAX_LIMIT))]
+    #[schemars(range(max = MAX_APPLY_LIMIT))]
     pub max_users_updated: u32,
     /// `maxUsersDeleted`
-    #[schemars(range(max = MAX_LIMIT))]
+    #[schemars(range(max = MAX_APPLY_LIMIT))]
     pub max_users_deleted: u32,
     /// `maxGroupsCreated`
-    #[schemars(range(max = MAX_LIMIT))]
+    #[schemars(range(max = MAX_APPLY_LIMIT))]
     pub max_groups_created: u32,
     /// `maxGroupsUpdated`
-    #[schemars(range(max = MAX_LIMIT))]
+    #[schemars(range(max = MAX_APPLY_LIMIT))]
     pub max_groups_updated: u32,
     /// `maxGroupsDeleted`
-    #[schemars(range(max = MAX_LIMIT))]
+    #[schemars(range(max = MAX_APPLY_LIMIT))]
     pub max_groups_deleted: u32,
 }
 
@@ -283,6 +290,22 @@ pub struct Target {
     /// Total seconds all retries of one request may take; `None` = default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_budget_secs: Option<u32>,
+    /// The most changes of a kind one request carries (orgform-only, never
+    /// sent), `1..=20000`; `None` = 20000, the API's cap. A lower value
+    /// makes a large plan go in more, smaller waves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
+    pub max_per_request: Option<u32>,
+}
+
+impl Target {
+    /// The per-request cap in effect: `maxPerRequest` when given (clamped
+    /// to `1..=20000`), else the API's 20,000.
+    pub fn max_per_request(&self) -> u32 {
+        self.max_per_request
+            .unwrap_or(MAX_LIMIT)
+            .clamp(1, MAX_LIMIT)
+    }
 }
 
 /// One custom attribute of the account (an `externalProperties` key).

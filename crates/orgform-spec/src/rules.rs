@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use orgform_model::{
-    AccessList, DesiredGroup, DesiredOrg, DesiredUser, Kind, LimitName, MAX_LIMIT, ParentRef,
+    AccessList, DesiredGroup, DesiredOrg, DesiredUser, Kind, LimitName, MAX_APPLY_LIMIT, MAX_LIMIT,
+    ParentRef,
 };
 
 use crate::diag::Diagnostic;
@@ -157,17 +158,32 @@ pub(crate) fn check(org: &DesiredOrg, ctx: Option<Ctx<'_>>) -> Vec<Diagnostic> {
 fn settings(c: &mut Checker<'_>, org: &DesiredOrg) {
     for name in LimitName::ALL {
         let v = org.settings.limits.get(name);
-        if v > MAX_LIMIT {
+        if v > MAX_APPLY_LIMIT {
             let d = Diagnostic::error(
                 "limitOutOfRange",
-                format!("`{name}` is `{v}`, outside 0..={MAX_LIMIT}"),
+                format!("`{name}` is `{v}`, outside 0..={MAX_APPLY_LIMIT}"),
             )
             .with_hint(format!(
-                "the API accepts at most {MAX_LIMIT}; a larger change needs several applies"
+                "a limit bounds one apply, at most {MAX_APPLY_LIMIT}; above {MAX_LIMIT} \
+                 a kind the apply goes in waves of at most {MAX_LIMIT} a request"
             ));
             let pos = c.top(&format!("settings.{name}"));
             c.push(d, pos);
         }
+    }
+    if let Some(v) = org.target.max_per_request
+        && !(1..=MAX_LIMIT).contains(&v)
+    {
+        let d = Diagnostic::error(
+            "limitOutOfRange",
+            format!("`maxPerRequest` is `{v}`, outside 1..={MAX_LIMIT}"),
+        )
+        .with_hint(format!(
+            "the API takes at most {MAX_LIMIT} changes of a kind per request; \
+             use a whole number from 1 to {MAX_LIMIT}, or leave it out for {MAX_LIMIT}"
+        ));
+        let pos = c.top("target.maxPerRequest");
+        c.push(d, pos);
     }
     let s = &org.safety;
     for (name, v) in [

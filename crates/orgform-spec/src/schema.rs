@@ -222,35 +222,42 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     (
         "/definitions/Settings/properties/maxUsersCreated",
-        "The most users one apply may create, 0..=20000 (the API's default: 200). A plan \
-         over it is blocked.",
+        "The most users one apply may create, 0..=10000000 (the API's default: 200). A plan \
+         over it is blocked; above 20000 (or `target.maxPerRequest`) it goes in waves.",
     ),
     (
         "/definitions/Settings/properties/maxUsersUpdated",
-        "The most users one apply may update, 0..=20000 (the API's default: 200). A plan \
-         over it is blocked.",
+        "The most users one apply may update, 0..=10000000 (the API's default: 200). A plan \
+         over it is blocked; above 20000 (or `target.maxPerRequest`) it goes in waves.",
     ),
     (
         "/definitions/Settings/properties/maxUsersDeleted",
-        "The most users one apply may delete, 0..=20000 (the API's default: 200). A plan \
-         over it is blocked; apply sends the planned count, so the server never deletes \
-         more than was reviewed.",
+        "The most users one apply may delete, 0..=10000000 (the API's default: 200). A plan \
+         over it is blocked; above 20000 (or `target.maxPerRequest`) it goes in \
+         waves; apply sends the planned count, so the server never deletes more than \
+         was reviewed.",
     ),
     (
         "/definitions/Settings/properties/maxGroupsCreated",
-        "The most groups one apply may create, 0..=20000 (the API's default: 200). A plan \
-         over it is blocked.",
+        "The most groups one apply may create, 0..=10000000 (the API's default: 200). A plan \
+         over it is blocked; above 20000 (or `target.maxPerRequest`) it goes in waves.",
     ),
     (
         "/definitions/Settings/properties/maxGroupsUpdated",
-        "The most groups one apply may update, 0..=20000 (the API's default: 200). A plan \
-         over it is blocked.",
+        "The most groups one apply may update, 0..=10000000 (the API's default: 200). A plan \
+         over it is blocked; above 20000 (or `target.maxPerRequest`) it goes in waves.",
     ),
     (
         "/definitions/Settings/properties/maxGroupsDeleted",
-        "The most groups one apply may delete, 0..=20000 (the API's default: 200). A plan \
-         over it is blocked; apply sends the planned count, so the server never deletes \
-         more than was reviewed.",
+        "The most groups one apply may delete, 0..=10000000 (the API's default: 200). A plan \
+         over it is blocked; above 20000 (or `target.maxPerRequest`) it goes in \
+         waves; apply sends the planned count, so the server never deletes more than \
+         was reviewed.",
+    ),
+    (
+        "/definitions/Target/properties/maxPerRequest",
+        "orgform-only, never sent: the most changes of a kind one request carries, \
+         1..=20000 (default 20000, the API's cap). A plan above it is applied in waves.",
     ),
     (
         "/definitions/Settings/properties/forceSetLanguage",
@@ -354,6 +361,7 @@ fn refine(root: &mut Value) {
     // Whole numbers the loader reads as u32 (`outOfRange` above that).
     limit_uint32(root);
     debug_assert_eq!(MAX_LIMIT, 20_000);
+    debug_assert_eq!(orgform_model::MAX_APPLY_LIMIT, 10_000_000);
 }
 
 /// schemars marks a `u32` with `"format": "uint32"`, which validators

@@ -85,6 +85,7 @@ pub(crate) const TARGET_KEYS: &[&str] = &[
     "requestTimeoutSecs",
     "maxRetries",
     "retryBudgetSecs",
+    "maxPerRequest",
 ];
 pub(crate) const SETTINGS_KEYS: &[&str] = &[
     "forceSetLanguage",
@@ -1336,7 +1337,7 @@ impl Decoder<'_, '_> {
             return Ok(None);
         };
         let mut t = Target::default();
-        let mut seen: [Option<Pos>; 7] = [None; 7];
+        let mut seen: [Option<Pos>; TARGET_KEYS.len()] = [None; TARGET_KEYS.len()];
         while let Some((key, kpos)) = self.key()? {
             let Some(i) = TARGET_KEYS.iter().position(|k| *k == key) else {
                 self.unknown_field(&key, kpos, TARGET_KEYS, "`target`")?;
@@ -1365,6 +1366,8 @@ impl Decoder<'_, '_> {
                         "connectTimeoutSecs" => t.connect_timeout_secs = n,
                         "requestTimeoutSecs" => t.request_timeout_secs = n,
                         "maxRetries" => t.max_retries = n,
+                        // Range (1..=20000) checked in rules.rs, located.
+                        "maxPerRequest" => t.max_per_request = n,
                         _ => t.retry_budget_secs = n,
                     }
                 }
@@ -1402,7 +1405,7 @@ impl Decoder<'_, '_> {
                 }
             } else if let Some(limit) = LimitName::parse(name)
                 && let Some((n, _)) =
-                    self.integer(name, "limitOutOfRange", orgform_model::MAX_LIMIT)?
+                    self.integer(name, "limitOutOfRange", orgform_model::MAX_APPLY_LIMIT)?
             {
                 s.limits.set(limit, n);
             }

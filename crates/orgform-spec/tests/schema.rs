@@ -147,9 +147,11 @@ fn the_schema_rejects_each_shape_error() {
         ("version: 2\n", "/version"),
         ("versio: 1\n", ""),
         (
-            "settings: {maxUsersDeleted: 20001}\n",
+            "settings: {maxUsersDeleted: 10000001}\n",
             "/settings/maxUsersDeleted",
         ),
+        ("target: {maxPerRequest: 0}\n", "/target/maxPerRequest"),
+        ("target: {maxPerRequest: 20001}\n", "/target/maxPerRequest"),
         (
             "settings: {maxUsersDeleted: -1}\n",
             "/settings/maxUsersDeleted",
