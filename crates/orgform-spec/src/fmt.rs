@@ -83,14 +83,14 @@ impl Formatted {
 /// file itself, or a directory's `*.yaml`/`*.yml` files (sorted, hidden
 /// files skipped).
 pub fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
-    crate::load::spec_files(path).map_err(|d| Diagnostics::from_sorted(vec![*d]))
+    crate::load::spec_files(path).map_err(Diagnostics::from_sorted)
 }
 
 /// Reads one spec file (same size cap and encoding checks as
 /// [`crate::load`]; a byte order mark is dropped) and formats it.
 pub fn format_file(path: &Path, options: &LoadOptions) -> Result<Formatted, Diagnostics> {
     let mut diags = Vec::new();
-    let Some(text) = crate::load::read_text(path, options, &mut diags) else {
+    let Some(text) = crate::load::read_text(path, false, options, &mut diags) else {
         return Err(Diagnostics::from_sorted(diags));
     };
     let had_bom = diags.iter().any(|d| d.code == "byteOrderMark");
@@ -161,7 +161,10 @@ fn decode(text: &str, files: &Files) -> Result<Option<Records>, Diagnostics> {
     let mut diags = Vec::new();
     let doc = yaml::decode(text, 0, files, &mut positions, &mut diags);
     diags.retain(|d| d.severity.is_error());
-    if !diags.is_empty() || doc.incomplete {
+    if doc.incomplete {
+        return Err(Diagnostics::from_sorted(crate::load::syntax_first(diags)));
+    }
+    if !diags.is_empty() {
         return Err(Diagnostics::from_sorted(diags));
     }
     if doc.empty {

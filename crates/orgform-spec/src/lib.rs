@@ -35,7 +35,7 @@
 //! assert_eq!(first.api_error, Some("validateThatPhoneNumberIsCorrect"));
 //! ```
 //!
-//! Diagnostic codes (stable): loading `unreadable`, `noYamlFiles`,
+//! Diagnostic codes (stable): loading `unreadable`, `notRegularFile`, `noYamlFiles`,
 //! `fileTooLarge`, `notUtf8`, `emptyFile`, `byteOrderMark` (warning); YAML
 //! `yamlSyntax`, `tooDeep`, `aliasBudget`, `unknownAlias`,
 //! `multipleDocuments`, `unsupportedTag`; shape `wrongType`, `nullValue`,
@@ -51,6 +51,7 @@
 //! `fmtAlias`, `fmtComment`, `fmtInternal`.
 
 mod diag;
+mod events;
 mod fmt;
 mod load;
 mod rules;
@@ -182,12 +183,19 @@ pub(crate) fn finish(
 /// serde_json of the [`DesiredOrg`] with users and groups sorted by
 /// externalId (as [`ValidatedSpec::org`] holds it).
 pub fn digest_of(org: &DesiredOrg) -> String {
-    let canonical = serde_json::to_vec(org).unwrap_or_default();
+    sha256_json(org)
+}
+
+/// `sha256:<hex>` of a value's compact serde_json: the one digest of the
+/// project (specs here, plans in orgform-plan).
+pub fn sha256_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    use std::fmt::Write as _;
+    let canonical = serde_json::to_vec(value).unwrap_or_default();
     let hash = Sha256::digest(&canonical);
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for b in hash.iter() {
-        out.push_str(&format!("{b:02x}"));
+        let _ = write!(out, "{b:02x}");
     }
     out
 }

@@ -19,11 +19,12 @@ pub(crate) fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, 
     let mut diags: Vec<Diagnostic> = Vec::new();
     let paths = match spec_files(path) {
         Ok(p) => p,
-        Err(d) => return Err(Diagnostics::from_sorted(vec![*d])),
+        Err(d) => return Err(Diagnostics::from_sorted(d)),
     };
+    let in_directory = path.is_dir();
     let mut files = Files::default();
     for p in paths {
-        if let Some(text) = read_text(&p, options, &mut diags) {
+        if let Some(text) = read_text(&p, in_directory, options, &mut diags) {
             files.files.push(SourceFile::new(p, text));
         }
     }
@@ -53,12 +54,10 @@ pub(crate) fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, 
         }
         docs.push(doc);
     }
-    let incomplete = docs.iter().any(|d| d.incomplete);
-    let org = merge(docs, &files, &mut diags);
-    if incomplete {
-        // The org is partial: cross-record rules would only add noise.
-        return Err(Diagnostics::from_sorted(diags));
+    if docs.iter().any(|d| d.incomplete) {
+        return Err(Diagnostics::from_sorted(syntax_first(diags)));
     }
+    let org = merge(docs, &files, &mut diags);
     diags.extend(rules::check(
         &org,
         Some(Ctx {
@@ -91,9 +90,49 @@ pub(crate) fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, 
     Ok(finish(org, sources, Diagnostics::from_sorted(diags)))
 }
 
+/// The codes of problems after which a file cannot be read on.
+const FATAL_CODES: &[&str] = &[
+    "yamlSyntax",
+    "tooDeep",
+    "aliasBudget",
+    "unknownAlias",
+    "multipleDocuments",
+];
+
+/// What is reported when a file could not be read to its end: only the
+/// problems that stopped a reading (and the files that could not be read at
+/// all). The org is partial, so what a shape or rule check would say about
+/// it (a missing `version`, a required field that sits after the error, a
+/// wrong type seen half-way) follows from the partial read, not from the
+/// spec: it is left out until the YAML parses. The same goes for the other
+/// files of a directory: fix the YAML first, then everything else is
+/// checked at once.
+pub(crate) fn syntax_first(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diags
+        .into_iter()
+        .filter(|d| FATAL_CODES.contains(&d.code) || is_unreadable(d))
+        .collect()
+}
+
+fn is_unreadable(d: &Diagnostic) -> bool {
+    matches!(
+        d.code,
+        "unreadable" | "fileTooLarge" | "notUtf8" | "notRegularFile"
+    )
+}
+
 /// The files of a spec: the file itself, or a directory's `*.yaml`/`*.yml`
 /// files (not hidden, not in subdirectories), sorted by name.
-pub(crate) fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
+///
+/// In a directory only regular files are read: a `*.yaml`/`*.yml` entry
+/// that is a symlink, FIFO, device or socket is an error naming it (judged
+/// by `symlink_metadata` of the entry, so it is never opened). A pull
+/// request that adds `zz.yaml -> /etc/shadow` gets a refusal, not the
+/// file's lines in the diagnostics. Every such entry is named at once and
+/// no file of the directory is read. A path given on the command line may
+/// be a symlink (the user chose it), but it must lead to a regular file or
+/// a directory.
+pub(crate) fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Vec<Diagnostic>> {
     let meta = fs::metadata(path).map_err(|e| {
         let d = Diagnostic::error(
             "unreadable",
@@ -108,32 +147,27 @@ pub(crate) fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
             d
         }
     });
-    let meta = meta.map_err(Box::new)?;
+    let meta = meta.map_err(|d| vec![d])?;
     if !meta.is_dir() {
+        if let Some(kind) = special_kind(&meta.file_type()) {
+            return Err(vec![not_regular(path, kind, false)]);
+        }
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = fs::read_dir(path).map_err(|e| {
-        Box::new(Diagnostic::error(
+    let listing_error = |e: std::io::Error| {
+        vec![Diagnostic::error(
             "unreadable",
             format!(
                 "cannot list the directory `{}`: {}",
                 path.display(),
                 io_message(&e)
             ),
-        ))
-    })?;
+        )]
+    };
     let mut names: Vec<String> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            Box::new(Diagnostic::error(
-                "unreadable",
-                format!(
-                    "cannot list the directory `{}`: {}",
-                    path.display(),
-                    io_message(&e)
-                ),
-            ))
-        })?;
+    let mut refused: Vec<(String, &'static str)> = Vec::new();
+    for entry in fs::read_dir(path).map_err(listing_error)? {
+        let entry = entry.map_err(listing_error)?;
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
@@ -141,20 +175,115 @@ pub(crate) fn spec_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
         if name.starts_with('.') || !(lower.ends_with(".yaml") || lower.ends_with(".yml")) {
             continue;
         }
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+        // `file_type` of a directory entry does not follow symlinks.
+        let file_type = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) => return Err(listing_error(e)),
+        };
+        if file_type.is_dir() {
+            continue;
+        }
+        if let Some(kind) = special_kind(&file_type) {
+            refused.push((name, kind));
             continue;
         }
         names.push(name);
     }
+    if !refused.is_empty() {
+        refused.sort();
+        return Err(refused
+            .into_iter()
+            .map(|(name, kind)| not_regular(&path.join(name), kind, true))
+            .collect());
+    }
     if names.is_empty() {
-        return Err(Box::new(Diagnostic::error(
+        return Err(vec![Diagnostic::error(
             "noYamlFiles",
             format!("the directory `{}` holds no `*.yaml` or `*.yml` file", path.display()),
         )
-        .with_hint("a directory spec is the `*.yaml`/`*.yml` files directly inside it (not in subdirectories)")));
+        .with_hint("a directory spec is the `*.yaml`/`*.yml` files directly inside it (not in subdirectories)")]);
     }
     names.sort();
     Ok(names.into_iter().map(|n| path.join(n)).collect())
+}
+
+/// What a file type is when it is neither a regular file nor a directory.
+fn special_kind(t: &fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("a device");
+        }
+    }
+    if t.is_symlink() {
+        return Some("a symbolic link");
+    }
+    if t.is_file() || t.is_dir() {
+        None
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// `notRegularFile`: a spec file that is a link, FIFO, device or socket.
+fn not_regular(path: &Path, kind: &str, in_directory: bool) -> Diagnostic {
+    let what = if kind.starts_with("not ") {
+        kind.to_owned()
+    } else {
+        format!("is {kind}")
+    };
+    let d = Diagnostic::error(
+        "notRegularFile",
+        format!("`{}` {what}, not a regular file", path.display()),
+    );
+    if in_directory {
+        d.with_hint(
+            "a spec directory may hold only regular files: replace it with the file itself, \
+             or rename it so that it does not end in `.yaml`/`.yml` (orgform never opens it)",
+        )
+    } else {
+        d.with_hint("pass a regular spec file or a spec directory")
+    }
+}
+
+/// Opens `path` for reading without blocking, and without following a
+/// symlink when `no_follow`.
+fn open_no_block(path: &Path, no_follow: bool) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut flags = OFlags::NONBLOCK;
+        if no_follow {
+            flags |= OFlags::NOFOLLOW;
+        }
+        options.custom_flags(flags.bits() as i32);
+    }
+    #[cfg(not(unix))]
+    let _ = no_follow;
+    options.open(path)
+}
+
+/// Whether an open failed because `O_NOFOLLOW` met a symlink (`ELOOP`).
+fn is_symlink_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 fn io_message(e: &std::io::Error) -> String {
@@ -167,9 +296,18 @@ fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-/// Reads one file as UTF-8 text, checking the size cap before reading.
+/// Reads one file as UTF-8 text.
+///
+/// The file is opened without blocking (`O_NONBLOCK`: a FIFO that slipped
+/// in between the listing and the open cannot hang the read) and, for a
+/// directory entry (`in_directory`), without following a symlink
+/// (`O_NOFOLLOW`). Its type and size are then checked on the open file
+/// (`fstat`), and at most the cap plus one byte is read, so neither a
+/// device such as `/dev/zero` nor a file growing while it is read can take
+/// unbounded memory.
 pub(crate) fn read_text(
     path: &Path,
+    in_directory: bool,
     options: &LoadOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<String> {
@@ -190,22 +328,45 @@ pub(crate) fn read_text(
         )
         .with_hint("split the spec into a directory of several files, or raise the limit")
     };
-    let meta = match fs::metadata(path) {
+    let file = match open_no_block(path, in_directory) {
+        Ok(f) => f,
+        Err(e) if is_symlink_refusal(&e) => {
+            diags.push(not_regular(path, "a symbolic link", in_directory));
+            return None;
+        }
+        Err(e) => {
+            diags.push(unreadable(e));
+            return None;
+        }
+    };
+    let meta = match file.metadata() {
         Ok(m) => m,
         Err(e) => {
             diags.push(unreadable(e));
             return None;
         }
     };
+    if let Some(kind) = special_kind(&meta.file_type()) {
+        diags.push(not_regular(path, kind, in_directory));
+        return None;
+    }
+    if meta.is_dir() {
+        diags.push(not_regular(
+            path,
+            "not a regular file (a directory)",
+            in_directory,
+        ));
+        return None;
+    }
     if meta.len() > options.max_file_bytes {
         diags.push(too_large(meta.len()));
         return None;
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    let read = fs::File::open(path).and_then(|f| {
-        f.take(options.max_file_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
-    });
+    let capacity = usize::try_from(meta.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    let read = file
+        .take(options.max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes);
     if let Err(e) = read {
         diags.push(unreadable(e));
         return None;

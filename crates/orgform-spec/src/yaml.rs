@@ -11,7 +11,7 @@
 //!   `897`;
 //! - duplicate keys are errors everywhere, unknown fields get "did you
 //!   mean", `null` is never "omitted";
-//! - nesting deeper than [`MAX_DEPTH`] stops at once, and alias expansion
+//! - nesting deeper than [`MAX_DEPTH`](crate::events::MAX_DEPTH) stops at once, and alias expansion
 //!   has a budget (aliases are replayed from recorded events, never copied
 //!   into a tree), so alias bombs and 10,000-deep nesting fail fast with
 //!   bounded memory.
@@ -20,29 +20,25 @@
 //! and records each field's position in a compact table ([`Positions`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::rc::Rc;
 
 use orgform_model::{
     AttributeDef, DesiredAccess, DesiredGroup, DesiredUser, LimitName, ParentRef, Role, Safety,
     Settings, Target,
 };
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput, Tag};
+use saphyr_parser::{ScalarStyle, Tag};
 
 use crate::diag::Diagnostic;
+use crate::events::{Ev, K, Reader};
 use crate::source::{
     ELEMENT, FieldPos, Files, GROUP_PATHS, Pos, Positions, RecordSrc, USER_PATHS, path_id,
 };
 use crate::suggest::did_you_mean;
 
-/// The deepest nesting a spec may have (a real one needs 5).
-pub(crate) const MAX_DEPTH: usize = 64;
-/// Alias expansion may replay at most this many events, plus ten per event
-/// parsed: a linear budget that any exponential alias bomb exceeds at once.
-const REPLAY_BASE: usize = 1_000_000;
-/// Alias expansion may also replay at most this many bytes of scalar text,
-/// plus ten per byte of the file: counting events alone lets one anchored
-/// megabyte, aliased a thousand times, take gigabytes.
-const REPLAY_BYTES_BASE: usize = 16 * 1024 * 1024;
+/// Stops decoding a file after a fatal problem (already reported).
+#[derive(Debug)]
+pub(crate) struct Stop;
+
+type R<T> = Result<T, Stop>;
 
 /// The top-level keys of a spec, in documentation order.
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -122,299 +118,6 @@ pub(crate) struct Doc {
     pub incomplete: bool,
     /// The file holds no document at all.
     pub empty: bool,
-}
-
-/// Stops decoding a file after a fatal problem (already reported).
-#[derive(Debug)]
-pub(crate) struct Stop;
-
-type R<T> = Result<T, Stop>;
-
-#[derive(Debug, Clone)]
-enum K {
-    Scalar(String, ScalarStyle, Option<Tag>),
-    SeqStart,
-    SeqEnd,
-    MapStart,
-    MapEnd,
-    DocStart,
-    DocEnd,
-    StreamStart,
-    StreamEnd,
-}
-
-#[derive(Debug, Clone)]
-struct Ev {
-    kind: K,
-    pos: Pos,
-}
-
-struct Fatal {
-    code: &'static str,
-    message: String,
-    hint: &'static str,
-    pos: Pos,
-}
-
-struct Recording {
-    id: usize,
-    depth: usize,
-    events: Vec<Ev>,
-}
-
-/// Pulls events from the parser, replays aliases, and enforces the depth
-/// and alias budgets.
-struct Reader<'a> {
-    parser: Parser<'a, StrInput<'a>>,
-    file: u32,
-    peeked: Option<Ev>,
-    anchors: HashMap<usize, Rc<Vec<Ev>>>,
-    recording: Vec<Recording>,
-    replay: Vec<(Rc<Vec<Ev>>, usize)>,
-    parsed: usize,
-    replayed: usize,
-    /// Bytes of scalar text replayed, against `REPLAY_BYTES_BASE + 10 * text_len`.
-    replayed_bytes: usize,
-    text_len: usize,
-    depth: usize,
-    last: Pos,
-}
-
-impl<'a> Reader<'a> {
-    fn new(text: &'a str, file: u32) -> Self {
-        Reader {
-            parser: Parser::new_from_str(text),
-            file,
-            peeked: None,
-            anchors: HashMap::new(),
-            recording: Vec::new(),
-            replay: Vec::new(),
-            parsed: 0,
-            replayed: 0,
-            replayed_bytes: 0,
-            text_len: text.len(),
-            depth: 0,
-            last: Pos {
-                file,
-                line: 1,
-                col: 1,
-                len: 1,
-            },
-        }
-    }
-
-    fn pos(&self, span: &Span) -> Pos {
-        let (s, e) = (span.start, span.end);
-        let len = if e.line() == s.line() {
-            e.col().saturating_sub(s.col())
-        } else {
-            0
-        };
-        Pos {
-            file: self.file,
-            line: u32::try_from(s.line()).unwrap_or(u32::MAX),
-            col: u32::try_from(s.col() + 1).unwrap_or(u32::MAX),
-            len: u32::try_from(len).unwrap_or(u32::MAX),
-        }
-    }
-
-    fn fatal(&self, code: &'static str, message: String, hint: &'static str, pos: Pos) -> Fatal {
-        Fatal {
-            code,
-            message,
-            hint,
-            pos,
-        }
-    }
-
-    fn track_depth(&mut self, ev: &Ev) -> Result<(), Fatal> {
-        match ev.kind {
-            K::SeqStart | K::MapStart => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(self.fatal(
-                        "tooDeep",
-                        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
-                        "a spec needs about 5 levels; this file is not an orgform spec, or is broken",
-                        ev.pos,
-                    ));
-                }
-            }
-            K::SeqEnd | K::MapEnd => self.depth = self.depth.saturating_sub(1),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn next(&mut self) -> Result<Ev, Fatal> {
-        if let Some(ev) = self.peeked.take() {
-            return Ok(ev);
-        }
-        loop {
-            // Replaying an alias?
-            if let Some((events, idx)) = self.replay.last_mut() {
-                match events.get(*idx).cloned() {
-                    Some(ev) => {
-                        *idx += 1;
-                        self.replayed += 1;
-                        if self.replayed > REPLAY_BASE + 10 * self.parsed {
-                            return Err(self.fatal(
-                                "aliasBudget",
-                                format!(
-                                    "aliases expand to more than {} YAML events",
-                                    REPLAY_BASE + 10 * self.parsed
-                                ),
-                                "this looks like an alias bomb (aliases of aliases); write the values out",
-                                ev.pos,
-                            ));
-                        }
-                        if let K::Scalar(ref v, _, _) = ev.kind {
-                            self.replayed_bytes = self.replayed_bytes.saturating_add(v.len());
-                            let budget =
-                                REPLAY_BYTES_BASE.saturating_add(self.text_len.saturating_mul(10));
-                            if self.replayed_bytes > budget {
-                                return Err(self.fatal(
-                                    "aliasBudget",
-                                    format!("aliases expand to more than {budget} bytes of text"),
-                                    "an anchored value is repeated through aliases far more than a \
-                                     spec needs; write the values out",
-                                    ev.pos,
-                                ));
-                            }
-                        }
-                        if let K::Scalar(ref v, _, _) = ev.kind
-                            && let Some(id) = v.strip_prefix('\0').and_then(|s| s.parse().ok())
-                        {
-                            // A nested alias inside a recorded node.
-                            self.push_alias(id, ev.pos)?;
-                            continue;
-                        }
-                        self.track_depth(&ev)?;
-                        return Ok(ev);
-                    }
-                    None => {
-                        self.replay.pop();
-                        continue;
-                    }
-                }
-            }
-            let Some(next) = self.parser.next_event() else {
-                return Ok(Ev {
-                    kind: K::StreamEnd,
-                    pos: self.last,
-                });
-            };
-            let (event, span) = match next {
-                Ok(x) => x,
-                Err(e) => {
-                    let m = e.marker();
-                    let pos = Pos {
-                        file: self.file,
-                        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
-                        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-                        len: 1,
-                    };
-                    if e.info().contains("recursion limit") {
-                        return Err(self.fatal(
-                            "tooDeep",
-                            "the YAML nests too deeply".to_owned(),
-                            "a spec needs about 5 levels; this file is not an orgform spec, or \
-                             is broken",
-                            pos,
-                        ));
-                    }
-                    return Err(self.fatal(
-                        "yamlSyntax",
-                        format!("YAML syntax error: {}", e.info()),
-                        "fix the YAML at this place (indentation, a missing `:` or quote); \
-                         nothing after it was read",
-                        pos,
-                    ));
-                }
-            };
-            self.parsed += 1;
-            let pos = self.pos(&span);
-            self.last = pos;
-            let (kind, anchor) = match event {
-                Event::Alias(id) => {
-                    // Record the alias itself (as a marker) in open recordings.
-                    let marker = Ev {
-                        kind: K::Scalar(format!("\0{id}"), ScalarStyle::Plain, None),
-                        pos,
-                    };
-                    for r in &mut self.recording {
-                        r.events.push(marker.clone());
-                    }
-                    self.push_alias(id, pos)?;
-                    continue;
-                }
-                Event::Scalar(v, style, anchor, tag) => (
-                    K::Scalar(v.into_owned(), style, tag.map(|t| t.into_owned())),
-                    anchor,
-                ),
-                Event::SequenceStart(anchor, _) => (K::SeqStart, anchor),
-                Event::MappingStart(anchor, _) => (K::MapStart, anchor),
-                Event::SequenceEnd => (K::SeqEnd, 0),
-                Event::MappingEnd => (K::MapEnd, 0),
-                Event::DocumentStart(_) => (K::DocStart, 0),
-                Event::DocumentEnd => (K::DocEnd, 0),
-                Event::StreamStart => (K::StreamStart, 0),
-                Event::StreamEnd | Event::Nothing => (K::StreamEnd, 0),
-            };
-            let ev = Ev { kind, pos };
-            self.track_depth(&ev)?;
-            if !self.recording.is_empty() || anchor != 0 {
-                self.record(&ev, anchor);
-            }
-            return Ok(ev);
-        }
-    }
-
-    fn push_alias(&mut self, id: usize, pos: Pos) -> Result<(), Fatal> {
-        match self.anchors.get(&id) {
-            Some(events) => {
-                let events = Rc::clone(events);
-                self.replay.push((events, 0));
-                Ok(())
-            }
-            None => Err(self.fatal(
-                "unknownAlias",
-                "this alias refers to an anchor that is not complete here".to_owned(),
-                "an alias (`*name`) may only refer to an anchor (`&name`) defined before it, \
-                 outside itself",
-                pos,
-            )),
-        }
-    }
-
-    fn record(&mut self, ev: &Ev, anchor: usize) {
-        for r in &mut self.recording {
-            r.events.push(ev.clone());
-        }
-        if anchor != 0 {
-            match ev.kind {
-                K::SeqStart | K::MapStart => self.recording.push(Recording {
-                    id: anchor,
-                    depth: self.depth - 1,
-                    events: vec![ev.clone()],
-                }),
-                _ => {
-                    self.anchors.insert(anchor, Rc::new(vec![ev.clone()]));
-                }
-            }
-        }
-        if matches!(ev.kind, K::SeqEnd | K::MapEnd) {
-            while let Some(r) = self.recording.last() {
-                if r.depth == self.depth {
-                    if let Some(r) = self.recording.pop() {
-                        self.anchors.insert(r.id, Rc::new(r.events));
-                    }
-                } else {
-                    break;
-                }
-            }
-        }
-    }
 }
 
 /// What YAML 1.2's core schema makes of a scalar.
@@ -584,10 +287,7 @@ impl Decoder<'_, '_> {
             let ev = self.next()?;
             self.r.peeked = Some(ev);
         }
-        match &self.r.peeked {
-            Some(ev) => Ok(ev),
-            None => Err(Stop),
-        }
+        self.r.peeked.as_ref().ok_or(Stop)
     }
 
     fn report(&mut self, d: Diagnostic, pos: Pos) {

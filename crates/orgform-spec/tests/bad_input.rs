@@ -1,18 +1,18 @@
 //! The bad-input catalogue of spec loading (issue 12): each hostile input
 //! ends in clear, located diagnostics (or a valid spec, where YAML allows
-//! it), never a panic, in bounded time and memory. Big inputs are generated
+//! it), never a panic, in bounded work and memory. Big inputs are generated
 //! here, never committed. The traps `specs.rs` already covers are not
 //! repeated: a leading BOM, Latin-1, UTF-16, an empty file, the size cap of
 //! one file, 10,000-deep block sequences, the billion-laughs bomb, flow
 //! sequences too deep for the parser.
 //!
-//! Time limits are generous (a shared 2-core CI box, a debug build); each
-//! input here took quadratic time or gigabytes before the fix it guards,
-//! so a regression shows as minutes, not as a few seconds too many.
+//! No test here reads a clock (issue 16): each input took quadratic time or
+//! gigabytes before the fix it guards; the tests bound the work by counts
+//! (a million elements, a million located diagnostics) and check every
+//! result, and timing figures belong to the benchmarks.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use orgform_spec::{Diagnostics, LoadOptions, ValidatedSpec, load};
 
@@ -24,24 +24,17 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// Loads `bytes` as one spec file, failing the test past `limit` seconds.
+/// Loads `bytes` as one spec file.
 #[track_caller]
-fn load_bytes(bytes: &[u8], limit: u64) -> Loaded {
+fn load_bytes(bytes: &[u8]) -> Loaded {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = write(dir.path(), "spec.yaml", bytes);
-    let start = Instant::now();
-    let loaded = load(&path, &LoadOptions::default());
-    let took = start.elapsed();
-    assert!(
-        took < Duration::from_secs(limit),
-        "loading took {took:?}, over {limit} s"
-    );
-    loaded
+    load(&path, &LoadOptions::default())
 }
 
 #[track_caller]
-fn load_text(text: &str, limit: u64) -> Loaded {
-    load_bytes(text.as_bytes(), limit)
+fn load_text(text: &str) -> Loaded {
+    load_bytes(text.as_bytes())
 }
 
 /// The diagnostics of a refused spec (panics on a valid one), checked to be
@@ -102,7 +95,7 @@ fn aliases_that_amplify_bytes_are_refused_at_once() {
     for i in 2..2002 {
         text.push_str(&format!("  - {{externalId: G{i}, name: *big}}\n"));
     }
-    let d = refused(load_text(&text, 10));
+    let d = refused(load_text(&text));
     assert_eq!(codes(&d), BTreeSet::from(["aliasBudget"]), "{d}");
 
     // Nested: a megabyte in a list of ten, ten of those, ten of those.
@@ -110,7 +103,7 @@ fn aliases_that_amplify_bytes_are_refused_at_once() {
         "version: 1\nlol:\n  - &a {}\n  - &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n  - &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n  - [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
         "y".repeat(1_000_000)
     );
-    let d = refused(load_text(&text, 10));
+    let d = refused(load_text(&text));
     assert!(codes(&d).contains("aliasBudget"), "{d}");
 
     // Short values aliased many times are fine.
@@ -118,7 +111,7 @@ fn aliases_that_amplify_bytes_are_refused_at_once() {
     for i in 2..5002 {
         text.push_str(&format!("  - {{externalId: G{i}, name: *n}}\n"));
     }
-    let spec = load_text(&text, 10).unwrap_or_else(|d| panic!("{d}"));
+    let spec = load_text(&text).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(spec.org().groups.as_ref().map(Vec::len), Some(5001));
 }
 
@@ -171,7 +164,7 @@ fn ten_thousand_deep_nesting_fails_fast_in_every_style() {
         ),
     ];
     for (what, text) in cases {
-        let d = refused(load_text(&text, 10));
+        let d = refused(load_text(&text));
         assert!(codes(&d).contains("tooDeep"), "{what}: {d}");
     }
 }
@@ -183,11 +176,11 @@ fn ten_thousand_deep_nesting_fails_fast_in_every_style() {
 fn binary_garbage_is_refused_with_a_location() {
     for (seed, len) in [(1u64, 1usize), (2, 7), (3, 100), (4, 4096), (5, 1 << 20)] {
         let bytes = pseudo_random(len, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let d = refused(load_bytes(&bytes, 10));
+        let d = refused(load_bytes(&bytes));
         assert!(d.error_count() >= 1, "seed {seed}");
     }
     // NUL and other control characters.
-    let d = refused(load_text("version: 1\0\nusers: []\n", 10));
+    let d = refused(load_text("version: 1\0\nusers: []\n"));
     let first = d.iter().next().expect("a diagnostic");
     assert_eq!(
         (first.code, first.location.as_ref().map(|l| l.line)),
@@ -197,7 +190,6 @@ fn binary_garbage_is_refused_with_a_location() {
     // escape it when printing).
     let spec = load_text(
         "version: 1\nusers:\n  - {externalId: E1, firstName: \"A\\x01\\eda\", lastName: B, email: a@example.com}\n",
-        10,
     )
     .unwrap_or_else(|d| panic!("{d}"));
     let users = spec.org().users.as_ref().expect("users");
@@ -213,7 +205,7 @@ fn invalid_utf8_is_located_deep_in_a_long_file() {
     bytes.extend_from_slice(
         b"  - {externalId: X, firstName: J\xF6rg, lastName: L, email: x@example.com}\n",
     );
-    let d = refused(load_bytes(&bytes, 20));
+    let d = refused(load_bytes(&bytes));
     let first = d.iter().next().expect("a diagnostic");
     assert_eq!(first.code, "notUtf8", "{d}");
     assert_eq!(first.location.as_ref().map(|l| l.line), Some(10_003), "{d}");
@@ -236,17 +228,18 @@ fn tabs_in_indentation_are_located_syntax_errors() {
         ),
     ];
     for (text, line) in cases {
-        let d = refused(load_text(text, 10));
+        let d = refused(load_text(text));
         let first = d.iter().next().expect("a diagnostic");
         assert_eq!(first.code, "yamlSyntax", "{d}");
         let at = first.location.as_ref().map_or(0, |l| l.line);
-        // The parser reports some tabs at the end of the line before.
-        assert!(at == line || at + 1 == line, "line {at}, want {line}: {d}");
+        // The parser reports some tabs at the end of the line before: the
+        // diagnostic is moved to the tab itself.
+        assert_eq!(at, line, "{d}");
+        assert_eq!(d.len(), 1, "nothing follows a syntax error: {d}");
     }
     // A tab inside a quoted value is text.
     let spec = load_text(
         "version: 1\nusers:\n  - {externalId: E1, firstName: \"A\tda\", lastName: B, email: a@example.com}\n",
-        10,
     )
     .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(
@@ -287,7 +280,6 @@ fn byte_order_marks_elsewhere() {
     // U+FEFF inside a value is a character of that value.
     let spec = load_text(
         "version: 1\nusers:\n  - {externalId: E1, firstName: \"A\u{feff}da\", lastName: B, email: a@example.com}\n",
-        10,
     )
     .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(
@@ -297,7 +289,7 @@ fn byte_order_marks_elsewhere() {
     // Two BOMs: the second is not a mark, and the file is not a spec.
     let mut twice = b"\xEF\xBB\xBF\xEF\xBB\xBF".to_vec();
     twice.extend_from_slice(b"version: 1\n");
-    let loaded = load_bytes(&twice, 10);
+    let loaded = load_bytes(&twice);
     if let Err(d) = &loaded {
         assert!(d.has_errors());
     }
@@ -341,7 +333,7 @@ users:
       role: User
       role: Manager
 ";
-    let d = refused(load_text(text, 10));
+    let d = refused(load_text(text));
     let lines: Vec<u32> = d
         .iter()
         .filter(|d| d.code == "duplicateKey")
@@ -410,7 +402,7 @@ fn a_wrong_type_anywhere_is_a_located_error() {
         ("    protected: false", Shape::Bool),
     ];
     let valid: String = template.iter().map(|(l, _)| format!("{l}\n")).collect();
-    load_text(&valid, 10).unwrap_or_else(|d| panic!("the template is valid:\n{d}"));
+    load_text(&valid).unwrap_or_else(|d| panic!("the template is valid:\n{d}"));
 
     // Wrong values: a list, a map, a number, a boolean, a word, null.
     let wrong = [
@@ -460,7 +452,7 @@ fn a_wrong_type_anywhere_is_a_located_error() {
             }
             let text = lines.join("\n") + "\n";
             let what = format!("line {} `{key}: {value}`", i + 1);
-            let d = match load_text(&text, 10) {
+            let d = match load_text(&text) {
                 Ok(_) => panic!("{what} was accepted:\n{text}"),
                 Err(d) => d,
             };
@@ -508,7 +500,7 @@ fn ten_megabyte_strings_load_or_fail_in_bounded_time() {
         "version: 1\nusers:\n  - {{externalId: E1, firstName: {}, lastName: L, email: e1@example.com}}\n",
         mb10("n")
     );
-    let spec = load_text(&text, 20).unwrap_or_else(|d| panic!("{}", d.error_count()));
+    let spec = load_text(&text).unwrap_or_else(|d| panic!("{}", d.error_count()));
     assert_eq!(
         spec.org().users.as_ref().expect("users")[0]
             .first_name
@@ -579,7 +571,7 @@ fn ten_megabyte_strings_load_or_fail_in_bounded_time() {
         ),
     ];
     for (what, text, code) in cases {
-        let d = refused(load_text(&text, 20));
+        let d = refused(load_text(&text));
         assert_eq!(codes(&d), BTreeSet::from([code]), "{what}");
         // The hint never repeats the value; the message says it once.
         for diag in d.iter() {
@@ -602,7 +594,7 @@ fn million_element_lists_stay_linear() {
         "version: 1\nexternalGroups: [{list}]\nusers:\n{}",
         user(1, &format!(", accessInfo: {{memberOf: [{list}]}}"))
     );
-    let spec = load_text(&text, 60).unwrap_or_else(|d| panic!("{}", d.error_count()));
+    let spec = load_text(&text).unwrap_or_else(|d| panic!("{}", d.error_count()));
     assert_eq!(spec.org().external_groups.len(), n);
 
     // A million unknown references on one 9 MB line: a million located
@@ -616,7 +608,7 @@ fn million_element_lists_stay_linear() {
             &format!(", accessInfo: {{memberOf: [{}]}}", refs.join(", "))
         )
     );
-    let d = refused(load_text(&text, 60));
+    let d = refused(load_text(&text));
     assert_eq!(d.error_count(), n);
     assert_eq!(codes(&d), BTreeSet::from(["unknownGroup"]));
     let last = d.iter().last().expect("a diagnostic");
@@ -636,7 +628,7 @@ fn many_mistakes_against_large_candidate_sets_stay_linear() {
     for i in 0..200_000 {
         text.push_str(&format!("        - G{i}\n"));
     }
-    let d = refused(load_text(&text, 60));
+    let d = refused(load_text(&text));
     assert_eq!(d.error_count(), 200_000);
     assert_eq!(
         d.iter()
@@ -652,7 +644,7 @@ fn many_mistakes_against_large_candidate_sets_stay_linear() {
     for i in 0..100_000 {
         text.push_str(&user(i, &format!(", timezone: Europe/Stockholm{i}")));
     }
-    let d = refused(load_text(&text, 60));
+    let d = refused(load_text(&text));
     assert_eq!(d.error_count(), 100_000);
     assert!(d.iter().all(|d| d.hint.is_some()));
     assert!(d.iter().any(|d| {
@@ -671,7 +663,7 @@ fn many_mistakes_against_large_candidate_sets_stay_linear() {
     for i in 0..10_000 {
         text.push_str(&user(i, ", externalProperties: {city: nowhere}"));
     }
-    let d = refused(load_text(&text, 60));
+    let d = refused(load_text(&text));
     assert_eq!(d.error_count(), 10_000);
     for diag in d.iter() {
         let hint = diag.hint.as_deref().unwrap_or_default();
@@ -693,7 +685,7 @@ fn a_long_list_ending_in_duplicates_stays_linear() {
         "version: 1\nexternalGroups: [{list}]\nusers:\n{}",
         user(1, &format!(", accessInfo: {{memberOf: [{list}, {list}]}}"))
     );
-    let spec = load_text(&text, 60).unwrap_or_else(|d| panic!("{}", d.error_count()));
+    let spec = load_text(&text).unwrap_or_else(|d| panic!("{}", d.error_count()));
     let dups: Vec<_> = spec
         .warnings()
         .iter()
