@@ -139,6 +139,92 @@ pub enum StateError {
         detail: String,
     },
 
+    /// A state, lock or history path is something orgform must not read or
+    /// write through (a symlink, a FIFO, a directory writable by others):
+    /// refused before anything was read or written.
+    #[error("refusing `{}`: {problem}; {advice}", path.display())]
+    Unsafe {
+        /// The path concerned.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// What to do.
+        advice: String,
+    },
+
+    /// A state location (`--state`, `ORGFORM_STATE`) that cannot be used.
+    #[error("state location `{location}` is not usable: {detail}")]
+    BadLocation {
+        /// The location, any password masked.
+        location: String,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+
+    /// A database operation failed (PostgreSQL store).
+    #[error("cannot {action} `{location}`: {detail}")]
+    Database {
+        /// What was being done, e.g. `read the state from`.
+        action: &'static str,
+        /// The store, without a password.
+        location: String,
+        /// The driver's or server's message.
+        detail: String,
+    },
+
+    /// The PostgreSQL session holding this run's lock is gone (the network,
+    /// the server, or `orgform force-unlock --force`): nothing was committed.
+    #[error(
+        "the lock session on `{location}` was lost ({detail}); nothing was committed on it, and \
+         another run may hold the lock now: check `orgform state show` and `orgform history`, \
+         then plan again"
+    )]
+    LockSessionLost {
+        /// The store.
+        location: String,
+        /// Why.
+        detail: String,
+    },
+
+    /// `force-unlock` of a lock whose session is alive.
+    #[error(
+        "the lock on `{location}` is held by {holder}, whose database session is alive: that run \
+         is still going; wait for it, or pass --force to end its session (it then commits \
+         nothing, and what it was sending may have applied)"
+    )]
+    LockAlive {
+        /// The store.
+        location: String,
+        /// Who holds it.
+        holder: Box<LockHolder>,
+    },
+
+    /// orgform's tables were made by a newer orgform.
+    #[error(
+        "the orgform tables in `{location}` have schema version {found}, but this orgform ({}) \
+         knows only version {supported}: upgrade orgform (nothing was changed)",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema {
+        /// The store.
+        location: String,
+        /// The version found.
+        found: i32,
+        /// The newest version this build knows.
+        supported: i32,
+    },
+
+    /// An operation this kind of store cannot do.
+    #[error("{what} is not possible on `{location}`: {detail}")]
+    Unsupported {
+        /// The operation, e.g. `state prune`.
+        what: &'static str,
+        /// The store.
+        location: String,
+        /// Why, and what to do instead.
+        detail: String,
+    },
+
     /// Encoding a value as JSON failed.
     #[error("cannot encode {what} for `{}`", path.display())]
     Encode {

@@ -42,22 +42,26 @@
 //! Unix only: file modes, `kill(pid, 0)` for stale locks, directory fsync.
 
 mod error;
+mod file;
 mod fsio;
 mod history;
 mod lock;
+pub mod postgres;
 mod state;
 
 use std::ffi::OsString;
-use std::fs;
-use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use file::FileStore;
+use lock::StateLock as FileLock;
+use postgres::{PgLock, PgStore, PgUrl};
 
 pub use error::StateError;
 pub use fsio::write_private_atomic;
-pub use history::{ChangeCounts, HistoryEntry, KindCounts, Outcome};
-pub use lock::{LockHolder, StateLock};
+pub use history::{Actor, ChangeCounts, CiIdentity, HistoryEntry, KindCounts, Outcome, RecordIds};
+pub use lock::LockHolder;
 pub use state::{FORMAT_VERSION, State};
 
 /// The env var naming the state file when `--state` is not given.
@@ -82,247 +86,422 @@ fn resolve_path_from(flag: Option<&Path>, env: Option<OsString>) -> PathBuf {
     }
 }
 
-/// One state file and its companions (backup, lock, history).
+/// Where a state lives, and how to reach it: a file ([`Store::new`]) or a
+/// PostgreSQL database ([`Store::open`] with a `postgres://` URL). The CLI
+/// uses it without knowing which.
 #[derive(Debug, Clone)]
 pub struct Store {
-    path: PathBuf,
-    backup_path: PathBuf,
-    lock_path: PathBuf,
+    backend: Backend,
 }
 
-/// The fields of a [`StateLock`].
+#[derive(Debug, Clone)]
+enum Backend {
+    File(FileStore),
+    Postgres(Arc<PgStore>),
+    /// A location that could not be used: every operation returns why (so
+    /// that [`Store::open`] can stay infallible for its callers).
+    Invalid(Arc<Invalid>),
+}
+
 #[derive(Debug)]
-pub(crate) struct StateLockInner {
-    store: Store,
-    holder: LockHolder,
-    released: bool,
+struct Invalid {
+    location: String,
+    path: PathBuf,
+    detail: String,
+}
+
+/// One kept version of a state (PostgreSQL keeps `keep` of them; the file
+/// store the current one and its backup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Its serial.
+    pub serial: u64,
+    /// Its lineage.
+    pub lineage: String,
+    /// When it was written, RFC 3339 UTC (the file's time for a file).
+    pub written_at: String,
+}
+
+/// Whether a lock's holder is still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// Running: its process on this host, or its database session, is alive.
+    Alive,
+    /// Gone: its process on this host, or its database session, has ended.
+    Gone,
+    /// Cannot be told from here (a file lock taken on another host).
+    Unknown,
+}
+
+/// Who holds a lock, and whether they are still running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockStatus {
+    /// The holder as recorded.
+    pub holder: LockHolder,
+    /// Whether it is still running.
+    pub session: Liveness,
 }
 
 impl Store {
-    /// The store for the state file at `path` (nothing is read yet).
+    /// The file store for the state file at `path` (nothing is read yet).
     pub fn new(path: PathBuf) -> Store {
         Store {
-            backup_path: fsio::with_suffix(&path, ".backup"),
-            lock_path: fsio::with_suffix(&path, ".lock"),
-            path,
+            backend: Backend::File(FileStore::new(path)),
         }
     }
 
-    /// The state file.
+    /// The store a location names: a `postgres://` (or `postgresql://`) URL,
+    /// else a file path. Nothing is read or connected yet; a URL that
+    /// cannot be used gives a store whose every operation fails with
+    /// [`StateError::BadLocation`] (use [`Store::try_open`] to fail now).
+    pub fn open(location: PathBuf) -> Store {
+        match Store::try_open(location.clone()) {
+            Ok(store) => store,
+            Err(err) => {
+                let masked = postgres::mask_location(&location.to_string_lossy());
+                Store {
+                    backend: Backend::Invalid(Arc::new(Invalid {
+                        path: PathBuf::from(&masked),
+                        location: masked,
+                        detail: err.to_string(),
+                    })),
+                }
+            }
+        }
+    }
+
+    /// [`Store::open`], failing at once on a URL that cannot be used.
+    pub fn try_open(location: PathBuf) -> Result<Store, StateError> {
+        match location.to_str() {
+            Some(text) if postgres::is_postgres_location(text) => Ok(Store {
+                backend: Backend::Postgres(Arc::new(PgStore::new(PgUrl::parse(text)?))),
+            }),
+            _ => Ok(Store::new(location)),
+        }
+    }
+
+    /// The store `--state` (`flag`) names, else `ORGFORM_STATE`, else
+    /// `./.orgform/state.json`.
+    pub fn resolve(flag: Option<&Path>) -> Store {
+        Store::open(resolve_path(flag))
+    }
+
+    /// What to call this store in messages: the state file's path, or the
+    /// URL (never with a password).
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::File(f) => f.path().display().to_string(),
+            Backend::Postgres(p) => p.describe().to_owned(),
+            Backend::Invalid(i) => i.location.clone(),
+        }
+    }
+
+    /// Whether this is the file store.
+    pub fn is_file(&self) -> bool {
+        matches!(self.backend, Backend::File(_))
+    }
+
+    /// The state file; for a PostgreSQL store, [`Store::describe`] as a
+    /// path (kept for callers written before the PostgreSQL store: prefer
+    /// `describe`).
     pub fn path(&self) -> &Path {
-        &self.path
+        match &self.backend {
+            Backend::File(f) => f.path(),
+            Backend::Postgres(p) => p.described_path(),
+            Backend::Invalid(i) => &i.path,
+        }
     }
 
-    /// `<state>.backup`: the state before the last commit.
+    /// `<state>.backup`: the state before the last commit; for a PostgreSQL
+    /// store, its URL (earlier versions are rows: `orgform state show
+    /// --serial N`).
     pub fn backup_path(&self) -> &Path {
-        &self.backup_path
+        match &self.backend {
+            Backend::File(f) => f.backup_path(),
+            _ => self.path(),
+        }
     }
 
-    /// `<state>.lock`.
+    /// `<state>.lock`; for a PostgreSQL store, its URL.
     pub fn lock_path(&self) -> &Path {
-        &self.lock_path
+        match &self.backend {
+            Backend::File(f) => f.lock_path(),
+            _ => self.path(),
+        }
     }
 
     /// `history.jsonl` in the state file's directory (shared by every state
-    /// file of that directory; each line names its lineage).
+    /// file of that directory; each line names its lineage); for a
+    /// PostgreSQL store, its URL (history lines are rows).
     pub fn history_path(&self) -> PathBuf {
-        fsio::parent_dir(&self.path).join(HISTORY_FILE)
+        match &self.backend {
+            Backend::File(f) => f.history_path(),
+            _ => self.path().to_owned(),
+        }
     }
 
-    /// Reads the state. No file = `Ok(None)` (nothing applied yet). A
-    /// damaged, truncated or non-state file is [`StateError::Corrupt`]
-    /// (naming the backup when it exists), never an empty state; a newer
-    /// format is [`StateError::NewerFormat`]. Takes no lock.
+    fn invalid(i: &Invalid) -> StateError {
+        StateError::BadLocation {
+            location: i.location.clone(),
+            detail: i
+                .detail
+                .split_once(" is not usable: ")
+                .map_or(i.detail.clone(), |(_, d)| d.to_owned()),
+        }
+    }
+
+    /// Reads the current state. None yet = `Ok(None)`. A damaged state is
+    /// [`StateError::Corrupt`], never an empty state; a newer format
+    /// [`StateError::NewerFormat`]. Takes no lock and always sees a whole
+    /// state.
     pub fn load(&self) -> Result<Option<State>, StateError> {
-        let Some(bytes) = self.read_state_bytes()? else {
-            return Ok(None);
-        };
-        state::parse(&self.path, &bytes, self.existing_backup()).map(Some)
+        match &self.backend {
+            Backend::File(f) => f.load(),
+            Backend::Postgres(p) => p.load(),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
+    }
+
+    /// The version with this serial, if it is kept: PostgreSQL keeps the
+    /// last `keep`; the file store the current state and its backup.
+    pub fn load_serial(&self, serial: u64) -> Result<Option<State>, StateError> {
+        match &self.backend {
+            Backend::File(f) => f.load_serial(serial),
+            Backend::Postgres(p) => p.load_serial(serial),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
+    }
+
+    /// The kept versions, oldest first.
+    pub fn versions(&self) -> Result<Vec<Version>, StateError> {
+        match &self.backend {
+            Backend::File(f) => f.versions(),
+            Backend::Postgres(p) => p.versions(),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
+    }
+
+    /// Drops all but the newest `keep` versions (PostgreSQL); returns how
+    /// many were dropped. The file store keeps only a backup:
+    /// [`StateError::Unsupported`].
+    pub fn prune(&self, keep: u32) -> Result<u64, StateError> {
+        match &self.backend {
+            Backend::File(f) => Err(StateError::Unsupported {
+                what: "`state prune`",
+                location: f.path().display().to_string(),
+                detail: "the file store keeps only the current state and its backup".to_owned(),
+            }),
+            Backend::Postgres(p) => p.prune(keep.max(1)),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
     }
 
     /// Takes the lock for an apply. Without `wait`, fails at once with
     /// [`StateError::Locked`] naming the holder; with it, polls until the
-    /// lock is free or `wait` passes. A stale lock (its process is gone)
-    /// fails at once, whatever `wait`: only `orgform force-unlock` removes
-    /// it. Creates the state directory (`0700`) if missing.
+    /// lock is free or `wait` passes. File store: a stale lock (its process
+    /// is gone) fails at once, whatever `wait`: only `orgform force-unlock`
+    /// removes it. PostgreSQL: the lock is held by a dedicated session for
+    /// the lock's whole life and ends with it.
     pub fn lock(&self, command: &str, wait: Option<Duration>) -> Result<StateLock, StateError> {
-        lock::acquire(self, command, wait)
+        let inner = match &self.backend {
+            Backend::File(f) => LockInner::File(f.lock(command, wait)?),
+            Backend::Postgres(p) => LockInner::Postgres(p.lock(command, wait)?),
+            Backend::Invalid(i) => return Err(Store::invalid(i)),
+        };
+        Ok(StateLock { inner })
     }
 
-    /// Who holds the lock now, if anyone. An unreadable lock file is
+    /// Who holds the lock now, if anyone. An unreadable lock is
     /// [`StateError::UnreadableLock`].
     pub fn lock_holder(&self) -> Result<Option<LockHolder>, StateError> {
-        lock::read_holder(&self.lock_path)
+        Ok(self.lock_status()?.map(|s| s.holder))
+    }
+
+    /// Who holds the lock now and whether they are still running.
+    pub fn lock_status(&self) -> Result<Option<LockStatus>, StateError> {
+        match &self.backend {
+            Backend::File(f) => Ok(f.lock_holder()?.map(|holder| {
+                let session = if holder.host != lock::current_host() {
+                    Liveness::Unknown
+                } else if holder.is_stale() {
+                    Liveness::Gone
+                } else {
+                    Liveness::Alive
+                };
+                LockStatus { holder, session }
+            })),
+            Backend::Postgres(p) => p.lock_status(),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
     }
 
     /// Removes the lock, whoever holds it, and returns who did (`None` when
     /// there was no lock, or when the lock file was unreadable: it is
-    /// removed anyway). The caller confirms with the user first.
+    /// removed anyway). PostgreSQL: clears the holder row of a session that
+    /// is gone; a live session is [`StateError::LockAlive`] (see
+    /// [`Store::force_unlock_terminate`]). The caller confirms with the user
+    /// first.
     pub fn force_unlock(&self) -> Result<Option<LockHolder>, StateError> {
-        let holder = match lock::read_holder(&self.lock_path) {
-            Ok(h) => h,
-            Err(StateError::UnreadableLock { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        lock::remove_lock(&self.lock_path)?;
-        Ok(holder)
+        match &self.backend {
+            Backend::File(f) => f.force_unlock(),
+            Backend::Postgres(p) => {
+                let holder = p.lock_status()?.map(|s| s.holder);
+                p.force_unlock(None, false)?;
+                Ok(holder)
+            }
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
     }
 
     /// Removes the lock only if `expected` still holds it (the holder the
-    /// user confirmed); returns whether it did. Use this after a
-    /// confirmation prompt, so that a lock taken in between is left alone.
+    /// user confirmed); returns whether it did. PostgreSQL: only when that
+    /// holder's session is gone, else [`StateError::LockAlive`].
     pub fn force_unlock_if(&self, expected: &LockHolder) -> Result<bool, StateError> {
-        match lock::read_holder(&self.lock_path)? {
-            Some(h) if h.id == expected.id => {
-                lock::remove_lock(&self.lock_path)?;
-                Ok(true)
-            }
-            _ => Ok(false),
+        match &self.backend {
+            Backend::File(f) => f.force_unlock_if(expected),
+            Backend::Postgres(p) => p.force_unlock(Some(expected), false),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
         }
     }
 
-    /// Appends one line to [`Store::history_path`]: `O_APPEND`, fsync,
-    /// `0600`. Takes no lock (appends do not interleave).
+    /// [`Store::force_unlock_if`], and a live PostgreSQL holder's session
+    /// is ended (`pg_terminate_backend`) first: that run then commits
+    /// nothing. For the file store this is `force_unlock_if` (a live
+    /// process is not killed; its commit is refused since the lock file no
+    /// longer carries its id).
+    pub fn force_unlock_terminate(&self, expected: &LockHolder) -> Result<bool, StateError> {
+        match &self.backend {
+            Backend::File(f) => f.force_unlock_if(expected),
+            Backend::Postgres(p) => p.force_unlock(Some(expected), true),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
+    }
+
+    /// Appends one history line: to `history.jsonl` (`O_APPEND`, fsync,
+    /// `0600`), or as a row over a fresh connection (so it works when the
+    /// lock session is gone). Takes no lock.
     pub fn append_history(&self, entry: &HistoryEntry) -> Result<(), StateError> {
-        history::append(&self.history_path(), entry)
+        match &self.backend {
+            Backend::File(f) => f.append_history(entry),
+            Backend::Postgres(p) => p.append_history(entry),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
+        }
     }
 
-    /// Every history entry, oldest first; no file = none. A damaged line is
-    /// [`StateError::CorruptHistory`] naming it.
+    /// Every history entry of this state, oldest first; none = empty. The
+    /// file store returns every line of its directory's `history.jsonl`. A
+    /// damaged line is [`StateError::CorruptHistory`] naming it.
     pub fn read_history(&self) -> Result<Vec<HistoryEntry>, StateError> {
-        history::read(&self.history_path())
-    }
-
-    /// The state file's bytes; `None` when there is none.
-    fn read_state_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
-        match fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError::io("read the state file", &self.path, e)),
+        match &self.backend {
+            Backend::File(f) => f.read_history(),
+            Backend::Postgres(p) => p.read_history(),
+            Backend::Invalid(i) => Err(Store::invalid(i)),
         }
     }
 
-    fn existing_backup(&self) -> Option<&Path> {
-        self.backup_path
-            .is_file()
-            .then_some(self.backup_path.as_path())
-    }
-
-    /// The write behind [`StateLock::commit`] (the caller holds the lock).
-    fn write_state(&self, state: &State) -> Result<(), StateError> {
-        if state.format_version != FORMAT_VERSION {
-            return Err(self.invalid(format!(
-                "formatVersion {} (this build writes {FORMAT_VERSION})",
-                state.format_version
-            )));
-        }
-        if let Some(problem) = state.problem() {
-            return Err(self.invalid(problem));
-        }
-        let old = self.read_state_bytes()?;
-        if let Some(bytes) = &old {
-            let on_disk = state::parse_header(&self.path, bytes, self.existing_backup())?;
-            if on_disk.0 != state.lineage || on_disk.1 >= state.serial {
-                return Err(StateError::Conflict {
-                    path: self.path.clone(),
-                    on_disk,
-                    writing: (state.lineage.clone(), state.serial),
-                });
-            }
-        }
-        drop(old);
-        let dir = fsio::parent_dir(&self.path);
-        fsio::ensure_dir(&dir)
-            .map_err(|e| StateError::io("create the state directory", &dir, e))?;
-        self.remove_leftovers(&dir);
-
-        let io_err = |e| StateError::io("write the state file", &self.path, e);
-        let temp = fsio::write_temp(&self.path, |w| state.write_json(w)).map_err(io_err)?;
-        // The backup is in place before the rename: the state path holds the
-        // old or the new file at every instant, and a backup always exists
-        // once a second state was written.
-        self.keep_backup()
-            .map_err(|e| StateError::io("write the backup", &self.backup_path, e))?;
-        fsio::persist(temp, &self.path).map_err(io_err)?;
-        fsio::sync_dir(&dir).map_err(|e| StateError::io("sync the directory", &dir, e))
-    }
-
-    /// Makes `<state>.backup` the current state file (`0600`), replacing
-    /// the previous backup atomically: a hard link renamed into place, or a
-    /// copy where links are not possible. Nothing to do without a state.
-    fn keep_backup(&self) -> io::Result<()> {
-        if !self.path.is_file() {
-            return Ok(());
-        }
-        let temp = fsio::temp_file_beside(&self.backup_path)?;
-        let link = temp.path().with_extension("link");
-        drop(temp);
-        let linked = fs::hard_link(&self.path, &link).and_then(|()| {
-            // The link shares the state file's inode: tighten its mode too
-            // (a state checked out from Git is 0644); it is replaced next.
-            fs::set_permissions(&link, fs::Permissions::from_mode(fsio::FILE_MODE))
-        });
-        match linked {
-            // When the backup already names the state's inode (a writer was
-            // killed between linking and replacing), POSIX makes this rename a
-            // no-op that leaves `link` in place: remove it either way.
-            Ok(()) => {
-                let renamed = fs::rename(&link, &self.backup_path);
-                let _ = fs::remove_file(&link);
-                renamed
-            }
-            Err(_) => {
-                let _ = fs::remove_file(&link);
-                let bytes = fs::read(&self.path)?;
-                let copy =
-                    fsio::write_temp(&self.backup_path, |w| std::io::Write::write_all(w, &bytes))?;
-                fsio::persist(copy, &self.backup_path)
-            }
-        }
-    }
-
-    /// Removes temp files that a killed writer of this state left behind
-    /// (`.<name>.<random>.tmp`, `.<name>.backup.<random>.tmp|.link`). Safe:
-    /// only a lock holder writes them, and the caller holds the lock; the
-    /// lock's own temp files (`.<name>.lock.<random>.tmp`) are left alone,
-    /// since another process may be trying to take the lock. Best effort.
-    fn remove_leftovers(&self, dir: &Path) {
-        let prefixes = [
-            fsio::temp_prefix(&self.path),
-            fsio::temp_prefix(&self.backup_path),
-        ];
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if prefixes.iter().any(|p| is_temp_name(&name, p)) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
-
-    fn invalid(&self, detail: String) -> StateError {
-        StateError::InvalidState {
-            path: self.path.clone(),
-            detail,
-        }
+    /// `orgform state push`: writes `state` as the new current state, under
+    /// the lock (taken here, not waited for), checked like a commit: with
+    /// no state yet any lineage is taken; otherwise it must be the same
+    /// lineage with a higher serial ([`StateError::Conflict`]).
+    pub fn push(&self, state: &State, command: &str) -> Result<(), StateError> {
+        let lock = self.lock(command, None)?;
+        lock.commit(state)?;
+        lock.release()
     }
 }
 
-/// Whether `name` is `<prefix><random>.tmp` or `<prefix><random>.link`,
-/// the random part being letters and digits only.
-fn is_temp_name(name: &std::ffi::OsStr, prefix: &std::ffi::OsStr) -> bool {
-    let Some(rest) = name
-        .as_encoded_bytes()
-        .strip_prefix(prefix.as_encoded_bytes())
-    else {
-        return false;
-    };
-    let random = rest
-        .strip_suffix(b".tmp")
-        .or_else(|| rest.strip_suffix(b".link"));
-    matches!(random, Some(r) if !r.is_empty() && r.iter().all(u8::is_ascii_alphanumeric))
+/// The held lock on a state: the only way to write it
+/// ([`StateLock::commit`]). Dropping it releases the lock (file: if the
+/// lock file is still this one's; PostgreSQL: the session unlocks and
+/// closes).
+#[derive(Debug)]
+pub struct StateLock {
+    inner: LockInner,
+}
+
+#[derive(Debug)]
+enum LockInner {
+    File(FileLock),
+    Postgres(PgLock),
+}
+
+impl StateLock {
+    /// Who holds this lock (this process).
+    pub fn holder(&self) -> &LockHolder {
+        match &self.inner {
+            LockInner::File(l) => l.holder(),
+            LockInner::Postgres(l) => l.holder(),
+        }
+    }
+
+    /// Writes `state` as the new state. File: atomically, durably, `0600`,
+    /// the previous file kept as `<state>.backup`. PostgreSQL: one
+    /// compare-and-swap transaction on the lock session.
+    ///
+    /// Refuses, writing nothing, when this lock was lost meanwhile
+    /// ([`StateError::LockLost`], [`StateError::LockSessionLost`]), when
+    /// the current state is not an earlier state of the same lineage
+    /// ([`StateError::Conflict`]: someone else wrote it), when it is
+    /// damaged or of a newer format, or when `state` itself could not be
+    /// read back ([`StateError::InvalidState`]). With no state yet, any
+    /// state may be written.
+    pub fn commit(&self, state: &State) -> Result<(), StateError> {
+        match &self.inner {
+            LockInner::File(l) => l.commit(state),
+            LockInner::Postgres(l) => l.commit(state, None),
+        }
+    }
+
+    /// [`StateLock::commit`] with its history line: PostgreSQL writes both
+    /// in the one transaction (the line exactly when the state); the file
+    /// store commits, then appends the line.
+    pub fn commit_with_history(
+        &self,
+        state: &State,
+        entry: &HistoryEntry,
+    ) -> Result<(), StateError> {
+        match &self.inner {
+            LockInner::File(l) => {
+                l.commit(state)?;
+                l.store().append_history(entry)
+            }
+            LockInner::Postgres(l) => l.commit(state, Some(entry)),
+        }
+    }
+
+    /// Whether this run still holds the lock: the lock file still carries
+    /// this lock's id, or the lock session answers a query within a few
+    /// seconds. Call it before every request: a lost lock means the run
+    /// must stop before sending anything more.
+    pub fn check_alive(&self) -> Result<(), StateError> {
+        match &self.inner {
+            LockInner::File(l) => {
+                let lock_path = l.store().lock_path();
+                match lock::read_holder(lock_path) {
+                    Ok(Some(h)) if h.id == l.holder().id => Ok(()),
+                    Ok(now) => Err(StateError::LockLost {
+                        lock: lock_path.to_owned(),
+                        now: now.map(Box::new),
+                    }),
+                    Err(StateError::UnreadableLock { .. }) => Err(StateError::LockLost {
+                        lock: lock_path.to_owned(),
+                        now: None,
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            LockInner::Postgres(l) => l.check_alive(),
+        }
+    }
+
+    /// Releases the lock now, reporting errors (dropping releases too, but
+    /// silently).
+    pub fn release(self) -> Result<(), StateError> {
+        match self.inner {
+            LockInner::File(l) => l.release(),
+            LockInner::Postgres(mut l) => l.release(),
+        }
+    }
 }
 
 #[cfg(test)]

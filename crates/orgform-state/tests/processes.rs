@@ -2,6 +2,11 @@
 //! a lock held by another process (waiting, timing out, going stale), and a
 //! writer SIGKILLed at varied moments while it writes large states.
 //!
+//! The same tests run against a throw-away PostgreSQL server too
+//! (`support/pg.rs`; `pg_` tests): there a killed holder's lock ends with
+//! its session, and a commit racing `force-unlock --force` is refused,
+//! never lost.
+//!
 //! This binary has its own `main` (`harness = false`): run with the env var
 //! `ORGFORM_STATE_TEST_ROLE`, it plays a child role instead of running the
 //! tests. Arguments not starting with `-` filter the tests by name.
@@ -18,7 +23,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use orgform_model::{EffGroup, EffUser, EffectiveOrg, Role};
-use orgform_state::{FORMAT_VERSION, State, StateError, Store};
+use orgform_state::{FORMAT_VERSION, Liveness, State, StateError, Store};
+
+#[path = "support/pg.rs"]
+mod pg;
 
 const ROLE: &str = "ORGFORM_STATE_TEST_ROLE";
 const PATH: &str = "ORGFORM_STATE_TEST_PATH";
@@ -33,12 +41,32 @@ fn main() {
         child(&role);
         return;
     }
-    let tests: [Test; 4] = [
+    let tests: [Test; 9] = [
         (
             "two_processes_contend_one_fails_naming_the_holder",
             two_processes_contend,
         ),
         ("waiting_for_another_process", waiting_for_another_process),
+        (
+            "pg_two_processes_contend_one_fails_naming_the_holder",
+            pg_two_processes_contend,
+        ),
+        (
+            "pg_waiting_for_another_process",
+            pg_waiting_for_another_process,
+        ),
+        (
+            "pg_a_killed_holder_frees_the_lock_with_its_session",
+            pg_a_killed_holder_frees_the_lock,
+        ),
+        (
+            "pg_sigkill_during_commits_never_leaves_a_partial_state",
+            pg_sigkill_during_commits,
+        ),
+        (
+            "pg_a_commit_racing_a_forced_unlock_is_refused_never_lost",
+            pg_commit_racing_forced_unlock,
+        ),
         (
             "a_killed_holder_leaves_a_stale_lock",
             a_killed_holder_leaves_a_stale_lock,
@@ -73,10 +101,11 @@ fn main() {
 // ---------------------------------------------------------------- children
 
 fn child(role: &str) {
-    let store = Store::new(PathBuf::from(std::env::var(PATH).expect("state path")));
+    let store = Store::open(PathBuf::from(std::env::var(PATH).expect("state path")));
     match role {
         "hold" => hold(&store),
         "writer" => writer(&store),
+        "reporting-writer" => reporting_writer(&store),
         other => panic!("unknown role {other}"),
     }
 }
@@ -114,6 +143,31 @@ fn writer(store: &Store) {
     loop {
         serial += 1;
         lock.commit(&make_state(serial)).unwrap();
+    }
+}
+
+/// Takes the lock, says so, then commits ever newer small states, saying
+/// `COMMITTED n` after each; on the first refusal says `REFUSED <error>`
+/// and exits 4.
+fn reporting_writer(store: &Store) {
+    let mut out = std::io::stdout();
+    let lock = store.lock("orgform apply (writer)", None).unwrap();
+    writeln!(out, "ACQUIRED {}", std::process::id()).unwrap();
+    out.flush().unwrap();
+    let mut serial = store.load().unwrap().map_or(0, |s| s.serial);
+    loop {
+        serial += 1;
+        let mut state = make_state(serial);
+        state.org.users.retain(|id, _| id.as_str() < "E000050");
+        match lock.commit(&state) {
+            Ok(()) => writeln!(out, "COMMITTED {serial}").unwrap(),
+            Err(err) => {
+                writeln!(out, "REFUSED {err}").unwrap();
+                out.flush().unwrap();
+                std::process::exit(4);
+            }
+        }
+        out.flush().unwrap();
     }
 }
 
@@ -211,8 +265,17 @@ fn temp_dir() -> tempfile::TempDir {
 
 fn two_processes_contend() {
     let dir = temp_dir();
-    let path = dir.path().join(".orgform/state.json");
-    let store = Store::new(path.clone());
+    contend(&dir, &dir.path().join(".orgform/state.json"));
+}
+
+fn pg_two_processes_contend() {
+    let Some(server) = pg::server() else { return };
+    contend(&temp_dir(), Path::new(&server.url("contend")));
+}
+
+fn contend(dir: &tempfile::TempDir, path: &Path) {
+    let path = path.to_owned();
+    let store = Store::open(path.clone());
     for round in 0..8 {
         let go = dir.path().join(format!("go-{round}"));
         let mut a = Holder::spawn(&path, Some(&go));
@@ -238,8 +301,9 @@ fn two_processes_contend() {
         assert_eq!(holder.pid, pid);
         assert!(!holder.is_stale());
         winner.release();
-        assert!(
-            !store.lock_path().exists(),
+        assert_eq!(
+            store.lock_holder().unwrap(),
+            None,
             "round {round}: the winner released"
         );
     }
@@ -247,8 +311,17 @@ fn two_processes_contend() {
 
 fn waiting_for_another_process() {
     let dir = temp_dir();
-    let path = dir.path().join("state.json");
-    let store = Store::new(path.clone());
+    wait_for_another(&dir.path().join("state.json"));
+}
+
+fn pg_waiting_for_another_process() {
+    let Some(server) = pg::server() else { return };
+    wait_for_another(Path::new(&server.url("wait")));
+}
+
+fn wait_for_another(path: &Path) {
+    let path = path.to_owned();
+    let store = Store::open(path.clone());
 
     // Times out naming the holder.
     let mut holder = Holder::spawn(&path, None);
@@ -404,4 +477,143 @@ fn sigkill_during_writes() {
         names,
         BTreeSet::from(["state.json".to_owned(), "state.json.backup".to_owned()])
     );
+}
+
+fn pg_a_killed_holder_frees_the_lock() {
+    let Some(server) = pg::server() else { return };
+    let path = PathBuf::from(server.url("killed"));
+    let store = Store::open(path.clone());
+    for round in 0..3 {
+        let mut holder = Holder::spawn(&path, None);
+        assert!(holder.line().starts_with("ACQUIRED"));
+        let pid = holder.child.id();
+        assert!(matches!(
+            store.lock("check", None),
+            Err(StateError::Locked { holder, .. }) if holder.pid == pid
+        ));
+        holder.child.kill().unwrap();
+        holder.child.wait().unwrap();
+        // The session ends with the process: the lock is free without any
+        // force-unlock (the server may take a moment to notice).
+        let lock = store
+            .lock("orgform apply", Some(Duration::from_secs(30)))
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(lock.holder().pid, std::process::id());
+        assert_eq!(
+            store.lock_status().unwrap().map(|s| s.session),
+            Some(Liveness::Alive)
+        );
+        lock.release().unwrap();
+    }
+    // A holder row left by a killed run shows as gone and is cleared.
+    let mut holder = Holder::spawn(&path, None);
+    assert!(holder.line().starts_with("ACQUIRED"));
+    holder.child.kill().unwrap();
+    holder.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = store.lock_status().unwrap().expect("the row is left");
+        if status.session == Liveness::Gone || Instant::now() > deadline {
+            break status;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.session, Liveness::Gone);
+    assert!(store.force_unlock_if(&status.holder).unwrap());
+    assert_eq!(store.lock_holder().unwrap(), None);
+}
+
+fn pg_sigkill_during_commits() {
+    const ROUNDS: u64 = 12;
+    let Some(server) = pg::server() else { return };
+    let path = PathBuf::from(server.url("sigkill"));
+    let store = Store::open(path.clone());
+    let mut last_serial = 0;
+    for round in 0..ROUNDS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(ROLE, "writer")
+            .env(PATH, &path)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(150 + (round * 97) % 600));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        match store.load() {
+            Ok(Some(state)) => {
+                assert_eq!(
+                    state,
+                    make_state(state.serial),
+                    "round {round}: not a whole state"
+                );
+                assert!(state.serial >= last_serial);
+                last_serial = state.serial;
+            }
+            Ok(None) => assert_eq!(last_serial, 0, "round {round}: the state vanished"),
+            Err(err) => panic!("round {round}: {err}"),
+        }
+        // The killed writer's lock ends with its session.
+        store
+            .lock("check", Some(Duration::from_secs(30)))
+            .unwrap_or_else(|e| panic!("round {round}: {e}"))
+            .release()
+            .unwrap();
+    }
+    println!("  {ROUNDS} rounds, reached serial {last_serial}");
+    assert!(last_serial >= 3, "too few commits happened: {last_serial}");
+}
+
+fn pg_commit_racing_forced_unlock() {
+    let Some(server) = pg::server() else { return };
+    let path = PathBuf::from(server.url("race"));
+    let store = Store::open(path.clone());
+    for round in 0..5u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(ROLE, "reporting-writer")
+            .env(PATH, &path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with("ACQUIRED"), "{line}");
+        thread::sleep(Duration::from_millis(50 + round * 70));
+        let holder = store.lock_holder().unwrap().expect("held");
+        // The forced unlock ends the writer's session mid-stream.
+        assert!(store.force_unlock_terminate(&holder).unwrap());
+        let mut last_ok = 0;
+        let mut refused = None;
+        for line in out.lines() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("COMMITTED ") {
+                last_ok = n.parse().unwrap();
+            } else if let Some(err) = line.strip_prefix("REFUSED ") {
+                refused = Some(err.to_owned());
+            }
+        }
+        assert_eq!(
+            child.wait().unwrap().code(),
+            Some(4),
+            "the writer was refused"
+        );
+        let refused = refused.expect("a refusal");
+        assert!(refused.contains("lock"), "{refused}");
+        let stored = store.load().unwrap().map_or(0, |s| s.serial);
+        // Never lost: every commit reported done is there. At most the one
+        // in flight may have landed without its answer.
+        assert!(
+            stored >= last_ok,
+            "round {round}: committed {last_ok}, stored {stored}"
+        );
+        assert!(
+            stored <= last_ok + 1,
+            "round {round}: committed {last_ok}, stored {stored}"
+        );
+        let state = store.load().unwrap().unwrap();
+        assert_eq!(state.serial, stored);
+        println!(
+            "  round {round}: {last_ok} commits reported, serial {stored} stored; refused: {refused}"
+        );
+    }
 }
