@@ -3,6 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use annotate_snippets::{AnnotationKind, Element, Level, Origin, Renderer, Snippet as AsSnippet};
+use orgform_model::palette;
+use orgform_model::text::{clean, dangerous};
 use serde_json::{Map, Value, json};
 
 /// A place in a spec file: 1-based line and column (columns count
@@ -58,13 +61,31 @@ impl fmt::Display for Severity {
 /// can be drawn without the file (which may be gone, or huge).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Snippet {
-    /// The whole line, without its line end.
+    /// The line without its line end, or a window of a long line.
     pub text: String,
-    /// How many characters to underline from the location's column (at least 1).
+    /// How many characters to underline from `col` (at least 1).
     pub len: u32,
-    /// The 1-based column of the location within `text` (differs from the
-    /// location's column when a long line is cut to a window).
+    /// The 1-based column (in characters, within `text`) the underline
+    /// starts at.
     pub col: u32,
+    /// How many characters of the line were cut before `text` (a window).
+    pub skip: u32,
+}
+
+impl Snippet {
+    /// A snippet of `line`, underlining `len` characters from `col`
+    /// (clamped to the line, at least one).
+    pub fn new(line: &str, col: u32, len: u32) -> Self {
+        let chars = u32::try_from(line.chars().count()).unwrap_or(u32::MAX);
+        let col = col.clamp(1, chars.saturating_add(1));
+        let room = chars.saturating_add(1).saturating_sub(col).max(1);
+        Snippet {
+            text: line.to_owned(),
+            len: len.clamp(1, room),
+            col,
+            skip: 0,
+        }
+    }
 }
 
 /// One problem (or warning) found in a spec.
@@ -144,6 +165,23 @@ impl Diagnostic {
         self
     }
 
+    /// Sets the location with the source line it points into, for sources
+    /// other than a spec file (an import's CSV row): `line_text` is the
+    /// whole line, `len` how many characters from the location's column to
+    /// underline. A line over 4096 bytes is not kept (the location alone is
+    /// drawn).
+    pub fn with_source_line(mut self, location: Location, line_text: &str, len: u32) -> Self {
+        let snippet =
+            (line_text.len() <= 4096).then(|| Snippet::new(line_text, location.column, len));
+        self.set_primary(location, snippet);
+        self
+    }
+
+    /// How many characters the primary place spans, when its line is kept.
+    pub(crate) fn primary_len(&self) -> Option<u32> {
+        self.snippet.as_ref().map(|s| s.len)
+    }
+
     pub(crate) fn set_primary(&mut self, location: Location, snippet: Option<Snippet>) {
         self.location = Some(location);
         self.snippet = snippet;
@@ -190,107 +228,158 @@ impl Diagnostic {
         Value::Object(m)
     }
 
-    fn render_into(&self, out: &mut String, color: bool) {
-        let p = Palette::new(color);
-        let sev = match self.severity {
-            Severity::Error => p.error,
-            Severity::Warning => p.warning,
+    /// The rustc-style drawing of this one diagnostic (see
+    /// [`Diagnostics::render`]), without a final line end.
+    pub fn render(&self, color: bool) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
         };
-        out.push_str(&format!(
-            "{sev}{}[{}]{reset}{bold}: {}{reset}\n",
-            self.severity,
-            self.code,
-            self.message,
-            reset = p.reset,
-            bold = p.bold
-        ));
-        let mut width = 1;
-        let snippets = std::iter::once((self.location.as_ref(), self.snippet.as_ref())).chain(
-            self.related
-                .iter()
-                .zip(&self.related_snippets)
-                .map(|((l, _), s)| (Some(l), s.as_ref())),
-        );
-        for (loc, snip) in snippets {
-            if let (Some(loc), Some(_)) = (loc, snip) {
-                width = width.max(loc.line.to_string().len());
+        let message = clean(&self.message);
+        let title = level.primary_title(message.as_str()).id(self.code);
+        let mut elements: Vec<Element<'_>> = Vec::new();
+        let primary = self
+            .location
+            .as_ref()
+            .map(|l| (l, self.snippet.as_ref(), None));
+        let related = self
+            .related
+            .iter()
+            .zip(&self.related_snippets)
+            .map(|((l, label), s)| (l, s.as_ref(), Some(label.as_str())));
+        // Owned texts first, borrowed by the elements below.
+        let drawn: Vec<Drawn> = primary
+            .into_iter()
+            .chain(related)
+            .map(|(loc, snippet, label)| Drawn::new(loc, snippet, label))
+            .collect();
+        for (i, d) in drawn.iter().enumerate() {
+            match &d.source {
+                Some((text, span)) => {
+                    let kind = if i == 0 && self.location.is_some() {
+                        AnnotationKind::Primary
+                    } else {
+                        AnnotationKind::Context
+                    };
+                    let mut annotation = kind.span(span.clone());
+                    if let Some(label) = &d.label {
+                        annotation = annotation.label(label.as_str());
+                    }
+                    elements.push(
+                        AsSnippet::source(text.as_str())
+                            .line_start(d.line)
+                            .path(d.path.as_str())
+                            .annotation(annotation)
+                            .into(),
+                    );
+                }
+                None if i == 0 && self.location.is_some() => elements.push(
+                    Origin::path(d.path.as_str())
+                        .line(d.line)
+                        .char_column(d.column)
+                        .into(),
+                ),
+                None => elements.push(Level::NOTE.message(d.note.as_str()).into()),
             }
         }
-        let pad = " ".repeat(width);
-        let gutter = |out: &mut String| {
-            out.push_str(&format!("{pad} {}|{}\n", p.gutter, p.reset));
+        let hint = self.hint.as_deref().map(clean);
+        if let Some(hint) = &hint {
+            elements.push(Level::HELP.message(hint.as_str()).into());
+        }
+        let api = self
+            .api_error
+            .map(|api| format!("the &frankly API would reject this with `{api}`"));
+        if let Some(api) = &api {
+            elements.push(Level::NOTE.message(api.as_str()).into());
+        }
+        renderer(color).render(&[title.elements(elements)])
+    }
+}
+
+/// One place of a diagnostic, made ready to draw: the source line with
+/// dangerous characters escaped (tabs kept: the renderer widens them), the
+/// byte span to underline in it, and the texts the elements borrow.
+struct Drawn {
+    path: String,
+    line: usize,
+    column: usize,
+    source: Option<(String, std::ops::Range<usize>)>,
+    label: Option<String>,
+    /// For a related place without a source line: `label: file:line:col`.
+    note: String,
+}
+
+impl Drawn {
+    fn new(loc: &Location, snippet: Option<&Snippet>, label: Option<&str>) -> Self {
+        let path = clean(&loc.file.display().to_string());
+        let label = label.map(clean);
+        let note = match &label {
+            Some(l) => format!("{l}: {}", clean(&loc.to_string())),
+            None => clean(&loc.to_string()),
         };
-        if let Some(loc) = &self.location {
-            out.push_str(&format!("{pad}{}-->{} {loc}\n", p.gutter, p.reset));
-            if let Some(s) = &self.snippet {
-                draw_snippet(out, &p, width, loc, s, '^', sev, None);
-            }
-        }
-        for (i, (loc, label)) in self.related.iter().enumerate() {
-            match self.related_snippets.get(i).and_then(Option::as_ref) {
-                Some(s) => {
-                    out.push_str(&format!("{pad}{}:::{} {loc}\n", p.gutter, p.reset));
-                    draw_snippet(out, &p, width, loc, s, '-', p.gutter, Some(label));
-                }
-                None => {
-                    out.push_str(&format!(
-                        "{pad} {}={} note: {label}: {loc}\n",
-                        p.gutter, p.reset
-                    ));
-                }
-            }
-        }
-        if self.location.is_some() && (self.hint.is_some() || self.api_error.is_some()) {
-            gutter(out);
-        }
-        if let Some(hint) = &self.hint {
-            out.push_str(&format!(
-                "{pad} {}={} {}help{}: {hint}\n",
-                p.gutter, p.reset, p.bold, p.reset
-            ));
-        }
-        if let Some(api) = self.api_error {
-            out.push_str(&format!(
-                "{pad} {}={} {}note{}: the &frankly API would reject this with `{api}`\n",
-                p.gutter, p.reset, p.bold, p.reset
-            ));
+        Drawn {
+            path,
+            line: loc.line as usize,
+            column: loc.column as usize,
+            source: snippet.and_then(escaped_line),
+            label,
+            note,
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_snippet(
-    out: &mut String,
-    p: &Palette,
-    width: usize,
-    loc: &Location,
-    s: &Snippet,
-    mark: char,
-    mark_color: &str,
-    label: Option<&String>,
-) {
-    let pad = " ".repeat(width);
-    // Tabs are drawn as one space so the underline stays aligned.
-    let text: String = s
-        .text
-        .chars()
-        .map(|c| if c == '\t' { ' ' } else { c })
-        .collect();
-    out.push_str(&format!("{pad} {}|{}\n", p.gutter, p.reset));
-    out.push_str(&format!(
-        "{}{:>width$} |{} {}\n",
-        p.gutter,
-        loc.line,
-        p.reset,
-        text.trim_end()
-    ));
-    let lead = " ".repeat(s.col.saturating_sub(1) as usize);
-    let marks: String = std::iter::repeat_n(mark, s.len.max(1) as usize).collect();
-    let label = label.map(|l| format!(" {l}")).unwrap_or_default();
-    out.push_str(&format!(
-        "{pad} {}|{} {lead}{mark_color}{marks}{label}{}\n",
-        p.gutter, p.reset, p.reset
-    ));
+/// Windows cut further than this from the line start are drawn without
+/// their line (the location alone): the renderer is given the window
+/// behind as many spaces as characters were cut, so that it counts the
+/// column right, and that costs the cut's length.
+const MAX_SKIP: u32 = 100_000;
+
+/// A snippet's line with every dangerous character but the tab escaped (as
+/// `orgform_model::text::clean` does), and the byte range its underline
+/// covers in the escaped text. A window of a long line stands behind
+/// spaces in place of what was cut (the renderer trims them), so columns
+/// count from the line's real start.
+fn escaped_line(s: &Snippet) -> Option<(String, std::ops::Range<usize>)> {
+    if s.skip > MAX_SKIP {
+        return None;
+    }
+    let from = s.col.saturating_sub(1) as usize;
+    let to = from + s.len.max(1) as usize;
+    let mut text = " ".repeat(s.skip as usize);
+    text.reserve(s.text.len());
+    let (mut start, mut end) = (None, None);
+    for (i, c) in s.text.chars().enumerate() {
+        if i == from {
+            start = Some(text.len());
+        }
+        if i == to {
+            end = Some(text.len());
+        }
+        if c == '\t' || !dangerous(c) {
+            text.push(c);
+        } else {
+            text.push_str(&clean(c.encode_utf8(&mut [0; 4])));
+        }
+    }
+    let start = start.unwrap_or(text.len());
+    let end = end.unwrap_or(text.len()).max(start);
+    Some((text, start..end))
+}
+
+/// The renderer: annotate-snippets (what rustc and cargo draw with), in the
+/// project's one palette when `color`.
+fn renderer(color: bool) -> Renderer {
+    if color {
+        Renderer::styled()
+            .error(palette::ERROR)
+            .warning(palette::WARNING)
+            .note(palette::NOTE)
+            .help(palette::EMPHASIS)
+            .line_num(palette::GUTTER)
+            .emphasis(palette::EMPHASIS)
+    } else {
+        Renderer::plain()
+    }
 }
 
 fn location_json(m: &mut Map<String, Value>, loc: &Location) {
@@ -301,33 +390,71 @@ fn location_json(m: &mut Map<String, Value>, loc: &Location) {
     m.insert("column".into(), json!(loc.column));
 }
 
-struct Palette {
-    error: &'static str,
-    warning: &'static str,
-    gutter: &'static str,
-    bold: &'static str,
-    reset: &'static str,
+/// How many diagnostics of one code [`Diagnostics::render`] draws before it
+/// sums the rest up.
+pub const SHOWN_PER_CODE: usize = 3;
+
+/// How many places a [`Folded`] summary lists before `…`.
+const LISTED_PLACES: usize = 10;
+
+/// What [`Diagnostics::grouped`] decided: the diagnostics to draw, in
+/// order, and the rest summed up per code.
+#[derive(Debug, Clone)]
+pub struct Grouped<'a> {
+    /// Drawn in full, in order.
+    pub shown: Vec<&'a Diagnostic>,
+    /// Summed up, one per severity and code, in the order the codes first
+    /// appear.
+    pub folded: Vec<Folded<'a>>,
 }
 
-impl Palette {
-    fn new(color: bool) -> Self {
-        if color {
-            Palette {
-                error: "\x1b[1;31m",
-                warning: "\x1b[1;33m",
-                gutter: "\x1b[1;34m",
-                bold: "\x1b[1m",
-                reset: "\x1b[0m",
-            }
-        } else {
-            Palette {
-                error: "",
-                warning: "",
-                gutter: "",
-                bold: "",
-                reset: "",
+/// The diagnostics of one code past the first [`SHOWN_PER_CODE`].
+#[derive(Debug, Clone)]
+pub struct Folded<'a> {
+    /// Their severity.
+    pub severity: Severity,
+    /// Their code.
+    pub code: &'static str,
+    /// Every one of them, in order.
+    pub rest: Vec<&'a Diagnostic>,
+}
+
+impl Folded<'_> {
+    /// `and 27 more `numberNotString`: lines 40, 52, … (`orgform validate
+    /// --all` shows every one)`; places in other files than the first are
+    /// written `file:line`.
+    pub fn summary(&self) -> String {
+        let first_file = self
+            .rest
+            .iter()
+            .find_map(|d| d.location.as_ref().map(|l| &l.file));
+        let mut places: Vec<String> = Vec::new();
+        for d in self.rest.iter().take(LISTED_PLACES) {
+            match &d.location {
+                Some(l) if Some(&l.file) == first_file => places.push(l.line.to_string()),
+                Some(l) => places.push(clean(&format!("{}:{}", l.file.display(), l.line))),
+                None => {}
             }
         }
+        if self.rest.len() > LISTED_PLACES && !places.is_empty() {
+            places.push("…".to_owned());
+        }
+        let at = match (&places[..], first_file) {
+            ([], _) | (_, None) => String::new(),
+            ([one], Some(file)) => {
+                format!(": line {one} of `{}`", clean(&file.display().to_string()))
+            }
+            (_, Some(file)) => format!(
+                ": lines {} of `{}`",
+                places.join(", "),
+                clean(&file.display().to_string())
+            ),
+        };
+        format!(
+            "and {} more `{}`{at} (`orgform validate --all` shows every one)",
+            self.rest.len(),
+            self.code
+        )
     }
 }
 
@@ -382,16 +509,97 @@ impl Diagnostics {
         self.0.iter()
     }
 
-    /// rustc-style text: `error[code]: message`, `--> file:line:column`, the
-    /// source line with the offending part underlined, related places, then
-    /// `= help:` and the API error it prevents. ANSI colours when `color`.
+    /// How many are warnings.
+    pub fn warning_count(&self) -> usize {
+        self.0.len() - self.error_count()
+    }
+
+    /// The closing total: `2 errors, 3 warnings` (`1 error, 0 warnings`).
+    pub fn total(&self) -> String {
+        let (e, w) = (self.error_count(), self.warning_count());
+        format!(
+            "{e} error{}, {w} warning{}",
+            if e == 1 { "" } else { "s" },
+            if w == 1 { "" } else { "s" }
+        )
+    }
+
+    /// Which diagnostics are drawn and which are summed up: with
+    /// `all == false`, the first [`SHOWN_PER_CODE`] of each severity and
+    /// code are shown and the rest are folded into one [`Folded`] per code
+    /// (in the order their codes first appear); with `all`, every one is
+    /// shown.
+    pub fn grouped(&self, all: bool) -> Grouped<'_> {
+        let mut shown = Vec::new();
+        let mut folded: Vec<Folded<'_>> = Vec::new();
+        let mut seen: std::collections::HashMap<(Severity, &str), usize> =
+            std::collections::HashMap::new();
+        for d in &self.0 {
+            let n = seen.entry((d.severity, d.code)).or_insert(0);
+            *n += 1;
+            if all || *n <= SHOWN_PER_CODE {
+                shown.push(d);
+                continue;
+            }
+            match folded
+                .iter_mut()
+                .find(|f| f.severity == d.severity && f.code == d.code)
+            {
+                Some(f) => f.rest.push(d),
+                None => folded.push(Folded {
+                    severity: d.severity,
+                    code: d.code,
+                    rest: vec![d],
+                }),
+            }
+        }
+        Grouped { shown, folded }
+    }
+
+    /// rustc-style text, drawn by annotate-snippets: `error[code]:
+    /// message`, `--> file:line:column`, the source line with the offending
+    /// part underlined (tabs and wide characters placed right), related
+    /// places, then `= help:` and the API error it prevents. ANSI colours
+    /// (the palette of `orgform_model::palette`) when `color`. Every value
+    /// from the spec goes through `orgform_model::text::clean`.
+    ///
+    /// After [`SHOWN_PER_CODE`] diagnostics of one code, the rest are summed
+    /// up at the end: `error: and 27 more `numberNotString`: lines 40, 52,
+    /// …`. [`Diagnostics::render_all`] draws every one.
     pub fn render(&self, color: bool) -> String {
+        self.render_grouped(&self.grouped(false), color)
+    }
+
+    /// Like [`Diagnostics::render`], with every diagnostic drawn (no
+    /// summing up): `validate --all`.
+    pub fn render_all(&self, color: bool) -> String {
+        self.render_grouped(&self.grouped(true), color)
+    }
+
+    fn render_grouped(&self, grouped: &Grouped<'_>, color: bool) -> String {
         let mut out = String::new();
-        for (i, d) in self.0.iter().enumerate() {
+        for (i, d) in grouped.shown.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            d.render_into(&mut out, color);
+            out.push_str(&d.render(color));
+            out.push('\n');
+        }
+        if !grouped.folded.is_empty() {
+            out.push('\n');
+        }
+        for f in &grouped.folded {
+            let style = match f.severity {
+                Severity::Error => palette::ERROR,
+                Severity::Warning => palette::WARNING,
+            };
+            out.push_str(&palette::paint(color, style, f.severity.as_str()));
+            out.push_str(&palette::paint(
+                color,
+                palette::EMPHASIS,
+                &format!(": {}", f.summary()),
+            ));
+            out.push('\n');
         }
         out
     }

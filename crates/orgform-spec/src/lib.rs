@@ -18,6 +18,9 @@
 //! - [`format_file`] / [`format_str`] give a spec file's canonical key
 //!   order and layout (`orgform fmt`), comments kept, meaning checked
 //!   unchanged; [`spec_files`] lists the files a spec path stands for.
+//! - [`fix_file`] / [`fix_str`] rewrite a file's mechanical problems in
+//!   place (`orgform fmt --fix`: numbers quoted where strings belong,
+//!   `yes`/`no`/`on`/`off` turned into booleans) and return what is left.
 //! - A [`Diagnostic`] has a stable camelCase `code`, a message, a
 //!   [`Location`], a hint, the &frankly API error it prevents, and related
 //!   places; [`Diagnostics::render`] draws them like rustc,
@@ -52,6 +55,7 @@
 
 mod diag;
 mod events;
+mod fix;
 mod fmt;
 mod load;
 mod rules;
@@ -66,7 +70,8 @@ use std::path::Path;
 use orgform_model::DesiredOrg;
 use sha2::{Digest, Sha256};
 
-pub use diag::{Diagnostic, Diagnostics, Location, Severity};
+pub use diag::{Diagnostic, Diagnostics, Folded, Grouped, Location, SHOWN_PER_CODE, Severity};
+pub use fix::{Fixed, fix_file, fix_str};
 pub use fmt::{Formatted, format_file, format_str, spec_files};
 pub use schema::{SCHEMA_ID, spec_schema, spec_schema_text};
 pub use source::SourceMap;

@@ -117,29 +117,25 @@ impl Files {
         }
     }
 
+    /// The source line of `pos`, for the renderer to place (it trims long
+    /// lines around the column itself). A line over [`SHORT_LINE`] bytes is
+    /// kept as a window of [`WINDOW`] characters around the column: a
+    /// million diagnostics on one 9 MB line would otherwise hold a copy
+    /// each.
     fn snippet(&self, pos: Pos) -> Option<Snippet> {
-        /// Lines longer than this are cut to a window around the column.
-        const WIDE: usize = 160;
+        /// Characters kept of a long line.
+        const WINDOW: usize = 120;
         let file = self.files.get(pos.file as usize)?;
-        let (head, chars) = file.chars(pos.line, 0, WIDE)?;
-        let (text, col) = if chars > WIDE {
-            let start = (pos.col as usize).saturating_sub(61);
-            let (mut t, _) = file.chars(pos.line, start, 120)?;
-            let mut col = pos.col - u32::try_from(start).unwrap_or(0);
-            if start > 0 {
-                t.insert_str(0, "...");
-                col += 3;
-            }
-            if start + 120 < chars {
-                t.push_str("...");
-            }
-            (t, col)
-        } else {
-            (head, pos.col)
-        };
-        let available = text.chars().count() as u32 + 1;
-        let len = pos.len.clamp(1, available.saturating_sub(col).max(1));
-        Some(Snippet { text, len, col })
+        let text = file.line(pos.line)?;
+        if text.len() <= SHORT_LINE {
+            return Some(Snippet::new(text, pos.col, pos.len));
+        }
+        let skip = (pos.col as usize).saturating_sub(WINDOW / 2 + 1);
+        let (window, _) = file.chars(pos.line, skip, WINDOW)?;
+        let skip = u32::try_from(skip).ok()?;
+        let mut snippet = Snippet::new(&window, pos.col - skip, pos.len);
+        snippet.skip = skip;
+        Some(snippet)
     }
 
     /// Places a diagnostic at `pos`, with its source line.

@@ -216,6 +216,61 @@ fn describe(ev: &Ev) -> String {
     }
 }
 
+/// The keys a mapping may hold, where each was first given, and the keys
+/// that unknown ones were taken for ("did you mean").
+struct Fields {
+    keys: &'static [&'static str],
+    context: String,
+    seen: Vec<Option<Pos>>,
+    /// Known keys an unknown key was probably meant to be: a misspelt
+    /// required field is one error (`unknownField`, did you mean), not a
+    /// second `missingField` too.
+    meant: Vec<&'static str>,
+}
+
+impl Fields {
+    fn new(keys: &'static [&'static str], context: impl Into<String>) -> Self {
+        Fields {
+            keys,
+            context: context.into(),
+            seen: vec![None; keys.len()],
+            meant: Vec::new(),
+        }
+    }
+
+    /// The keys an unknown key was meant to be that were not given.
+    fn meant_but_missing(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.meant.iter().copied().filter(|m| {
+            self.keys
+                .iter()
+                .position(|k| k == m)
+                .is_some_and(|i| self.seen[i].is_none())
+        })
+    }
+}
+
+/// How a string was written, for the hint that quotes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// `field: value`
+    Value,
+    /// An entry of a flow list: `field: [value]`
+    FlowItem,
+    /// An entry of a block list: `- value`
+    BlockItem,
+}
+
+impl Written {
+    /// The value quoted, as it would be written.
+    fn quoted(self, field: &str, v: &str) -> String {
+        match self {
+            Written::Value => format!("{field}: \"{v}\""),
+            Written::FlowItem => format!("{field}: [\"{v}\"]"),
+            Written::BlockItem => format!("- \"{v}\""),
+        }
+    }
+}
+
 /// The hint for `null` in a field.
 fn null_hint(field: &str) -> String {
     match field {
@@ -407,12 +462,21 @@ impl Decoder<'_, '_> {
         }
     }
 
-    fn unknown_field(&mut self, key: &str, pos: Pos, known: &[&str], context: &str) -> R<()> {
+    /// Reports an unknown key and skips its value; returns the known key
+    /// it was probably meant to be.
+    fn unknown_field(
+        &mut self,
+        key: &str,
+        pos: Pos,
+        known: &[&'static str],
+        context: &str,
+    ) -> R<Option<&'static str>> {
         let mut d = Diagnostic::error(
             "unknownField",
             format!("unknown field `{key}` in {context}"),
         );
-        d = match did_you_mean(key, known) {
+        let meant = did_you_mean(key, known);
+        d = match meant {
             Some(s) => d.with_hint(format!("did you mean `{s}`?")),
             None => d.with_hint(format!("the fields of {context} are: {}", known.join(", "))),
         };
@@ -424,7 +488,32 @@ impl Decoder<'_, '_> {
         }
         self.report(d, pos);
         let value = self.next()?;
-        self.skip(&value)
+        self.skip(&value)?;
+        Ok(meant)
+    }
+
+    /// The next key of a mapping that is one of `fields.keys` and given for
+    /// the first time, with its position; `None` at the mapping's end.
+    /// Unknown keys (with "did you mean") and repeated keys are reported
+    /// and skipped with their values: the one key loop of every mapping
+    /// with fixed keys.
+    fn field_key(&mut self, fields: &mut Fields) -> R<Option<(&'static str, Pos)>> {
+        while let Some((key, kpos)) = self.key()? {
+            let Some(i) = fields.keys.iter().position(|k| *k == key) else {
+                if let Some(meant) = self.unknown_field(&key, kpos, fields.keys, &fields.context)? {
+                    fields.meant.push(meant);
+                }
+                continue;
+            };
+            let name = fields.keys[i];
+            if let Some(first) = fields.seen[i] {
+                self.duplicate_key(name, kpos, first)?;
+                continue;
+            }
+            fields.seen[i] = Some(kpos);
+            return Ok(Some((name, kpos)));
+        }
+        Ok(None)
     }
 
     fn duplicate_key(&mut self, key: &str, pos: Pos, first: Pos) -> R<()> {
@@ -456,6 +545,12 @@ impl Decoder<'_, '_> {
     /// A string value. Plain scalars that YAML reads as null, a boolean or
     /// a number are errors (with a hint to quote them).
     fn string(&mut self, field: &str) -> R<Str> {
+        self.string_as(field, Written::Value)
+    }
+
+    /// A string value written as `how` (the hint to quote it shows it
+    /// that way: `memberOf: ["0000897"]` for an entry of a flow list).
+    fn string_as(&mut self, field: &str, how: Written) -> R<Str> {
         let ev = self.next()?;
         let K::Scalar(v, style, tag) = &ev.kind else {
             self.wrong_type(&ev, field, "a string", format!("write `{field}: \"...\"`"))?;
@@ -480,7 +575,10 @@ impl Decoder<'_, '_> {
                     "wrongType",
                     format!("`{field}` must be a string, found the boolean `{v}`"),
                 )
-                .with_hint(format!("quote it if it is text: `{field}: \"{v}\"`"));
+                .with_hint(format!(
+                    "quote it if it is text: `{}`",
+                    how.quoted(field, v)
+                ));
                 self.report(d, ev.pos);
                 Ok(None)
             }
@@ -490,8 +588,9 @@ impl Decoder<'_, '_> {
                     format!("`{field}` must be a string, but YAML reads `{v}` as a number"),
                 )
                 .with_hint(format!(
-                    "quote it: `{field}: \"{v}\"` (YAML tools would turn a bare `{v}` into a \
-                     different value, e.g. drop leading zeros or a `+`)"
+                    "quote it: `{}` (YAML tools would turn a bare `{v}` into a different \
+                     value, e.g. drop leading zeros or a `+`; `orgform fmt --fix` quotes it)",
+                    how.quoted(field, v)
                 ));
                 self.report(d, ev.pos);
                 Ok(None)
@@ -529,7 +628,9 @@ impl Decoder<'_, '_> {
                         "`{field}: {v}` is not a boolean: YAML 1.2 knows only `true` and `false`"
                     ),
                 )
-                .with_hint(format!("write `{field}: true` or `{field}: false`"));
+                .with_hint(format!(
+                    "write `{field}: true` or `{field}: false` (`orgform fmt --fix` rewrites it)"
+                ));
                 self.report(d, ev.pos);
                 Ok(None)
             }
@@ -631,6 +732,12 @@ impl Decoder<'_, '_> {
                 return Ok(None);
             }
         }
+        // A flow list starts with `[` where its start event is.
+        let how = if self.files.token(Pos { len: 1, ..ev.pos }).as_deref() == Some("[") {
+            Written::FlowItem
+        } else {
+            Written::BlockItem
+        };
         // Each entry's first position, to point a duplicate at it (one
         // lookup per entry: scanning the earlier ones, as before, was
         // quadratic in a long list ending in duplicates).
@@ -640,7 +747,7 @@ impl Decoder<'_, '_> {
                 self.next()?;
                 break;
             }
-            if let Some((s, p)) = self.string(field)? {
+            if let Some((s, p)) = self.string_as(field, how)? {
                 elements(self.pos, p);
                 match first_at.get(&s) {
                     Some(&first) => {
@@ -664,18 +771,8 @@ impl Decoder<'_, '_> {
     }
 
     fn top(&mut self, _map: Pos) -> R<()> {
-        let mut seen: [Option<Pos>; 8] = [None; 8];
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = TOP_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, TOP_KEYS, "the spec's top level")?;
-                continue;
-            };
-            let name = TOP_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(TOP_KEYS, "the spec's top level");
+        while let Some((name, kpos)) = self.field_key(&mut fields)? {
             self.doc.keys.push((name, kpos));
             let vpos = self.peek()?.pos;
             self.pos.top.push((name.to_owned(), vpos));
@@ -763,20 +860,10 @@ impl Decoder<'_, '_> {
         }
         let fields_start = self.pos.fields.len();
         let mut bad = 0u32;
-        let mut seen: [Option<Pos>; 11] = [None; 11];
         let mut u = DesiredUser::new("", "", "", "");
         let id = |p: &str| path_id(USER_PATHS, p).unwrap_or(u16::MAX);
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = USER_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, USER_KEYS, "a user")?;
-                continue;
-            };
-            let name = USER_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(USER_KEYS, "a user");
+        while let Some((name, _)) = self.field_key(&mut fields)? {
             let key_id = id(name);
             let before = self.diags.len();
             match name {
@@ -827,6 +914,13 @@ impl Decoder<'_, '_> {
                 bad |= 1 << key_id;
             }
         }
+        // `fistName: Ada` is reported once, as an unknown field.
+        for meant in fields.meant_but_missing() {
+            let k = id(meant);
+            if k < 32 {
+                bad |= 1 << k;
+            }
+        }
         let fields_len = self.pos.fields.len() - fields_start;
         self.pos.users.push(RecordSrc {
             pos: ev.pos,
@@ -839,18 +933,8 @@ impl Decoder<'_, '_> {
 
     fn access(&mut self, bad: &mut u32) -> R<DesiredAccess> {
         let mut a = DesiredAccess::default();
-        let mut seen: [Option<Pos>; 5] = [None; 5];
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = ACCESS_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, ACCESS_KEYS, "`accessInfo`")?;
-                continue;
-            };
-            let name = ACCESS_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(ACCESS_KEYS, "`accessInfo`");
+        while let Some((name, _)) = self.field_key(&mut fields)? {
             let key_id = path_id(USER_PATHS, &format!("accessInfo.{name}")).unwrap_or(u16::MAX);
             if name == "role" {
                 if let Some((s, p)) = self.string("role")? {
@@ -971,19 +1055,9 @@ impl Decoder<'_, '_> {
         }
         let fields_start = self.pos.fields.len();
         let mut bad = 0u32;
-        let mut seen: [Option<Pos>; 5] = [None; 5];
         let mut g = DesiredGroup::new("", "");
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = GROUP_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, GROUP_KEYS, "a group")?;
-                continue;
-            };
-            let name = GROUP_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(GROUP_KEYS, "a group");
+        while let Some((name, _)) = self.field_key(&mut fields)? {
             let key_id = path_id(GROUP_PATHS, name).unwrap_or(u16::MAX);
             let before = self.diags.len();
             match name {
@@ -1021,6 +1095,12 @@ impl Decoder<'_, '_> {
                 bad |= 1 << key_id;
             }
         }
+        for meant in fields.meant_but_missing() {
+            let k = path_id(GROUP_PATHS, meant).unwrap_or(u16::MAX);
+            if k < 32 {
+                bad |= 1 << k;
+            }
+        }
         let fields_len = self.pos.fields.len() - fields_start;
         self.pos.groups.push(RecordSrc {
             pos: ev.pos,
@@ -1037,18 +1117,8 @@ impl Decoder<'_, '_> {
             return Ok(None);
         };
         let mut t = Target::default();
-        let mut seen: [Option<Pos>; TARGET_KEYS.len()] = [None; TARGET_KEYS.len()];
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = TARGET_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, TARGET_KEYS, "`target`")?;
-                continue;
-            };
-            let name = TARGET_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(TARGET_KEYS, "`target`");
+        while let Some((name, _)) = self.field_key(&mut fields)? {
             let vpos = self.peek()?.pos;
             self.pos.top.push((format!("target.{name}"), vpos));
             match name {
@@ -1085,18 +1155,8 @@ impl Decoder<'_, '_> {
             return Ok(None);
         };
         let mut s = Settings::default();
-        let mut seen: [Option<Pos>; 7] = [None; 7];
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = SETTINGS_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, SETTINGS_KEYS, "settings")?;
-                continue;
-            };
-            let name = SETTINGS_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(SETTINGS_KEYS, "settings");
+        while let Some((name, _)) = self.field_key(&mut fields)? {
             let vpos = self.peek()?.pos;
             self.pos.top.push((format!("settings.{name}"), vpos));
             if name == "forceSetLanguage" {
@@ -1122,18 +1182,8 @@ impl Decoder<'_, '_> {
             return Ok(None);
         };
         let mut s = Safety::default();
-        let mut seen: [Option<Pos>; 5] = [None; 5];
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = SAFETY_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(&key, kpos, SAFETY_KEYS, "`safety`")?;
-                continue;
-            };
-            let name = SAFETY_KEYS[i];
-            if let Some(first) = seen[i] {
-                self.duplicate_key(name, kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
+        let mut fields = Fields::new(SAFETY_KEYS, "`safety`");
+        while let Some((name, _)) = self.field_key(&mut fields)? {
             let vpos = self.peek()?.pos;
             self.pos.top.push((format!("safety.{name}"), vpos));
             let percent = name.ends_with("Percent");
@@ -1213,23 +1263,9 @@ impl Decoder<'_, '_> {
 
     fn attribute_def(&mut self, attr: &str) -> R<Option<AttributeDef>> {
         let mut def = AttributeDef::default();
-        let mut seen: [Option<Pos>; 2] = [None; 2];
-        while let Some((key, kpos)) = self.key()? {
-            let Some(i) = ATTRIBUTE_KEYS.iter().position(|k| *k == key) else {
-                self.unknown_field(
-                    &key,
-                    kpos,
-                    ATTRIBUTE_KEYS,
-                    &format!("the attribute `{attr}`"),
-                )?;
-                continue;
-            };
-            if let Some(first) = seen[i] {
-                self.duplicate_key(ATTRIBUTE_KEYS[i], kpos, first)?;
-                continue;
-            }
-            seen[i] = Some(kpos);
-            if i == 0 {
+        let mut fields = Fields::new(ATTRIBUTE_KEYS, format!("the attribute `{attr}`"));
+        while let Some((name, _)) = self.field_key(&mut fields)? {
+            if name == "values" {
                 def.values = self.string_list("values", |_, _| {})?.map(|(v, _)| v);
             } else if let Some((b, _)) = self.boolean("required")? {
                 def.required = b;
