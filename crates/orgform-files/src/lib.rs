@@ -208,7 +208,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 pub fn write_atomic_with(
     path: &Path,
     mode: u32,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    fill: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut file = AtomicFile::create(path, mode)?;
     file.write_with(fill)?;
@@ -236,11 +236,16 @@ impl AtomicFile {
     /// Streams content into the temp file (buffered), then flushes.
     pub fn write_with(
         &mut self,
-        fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+        fill: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
     ) -> io::Result<()> {
         let mut writer = BufWriter::with_capacity(1 << 16, self.temp.as_file());
         fill(&mut writer)?;
         writer.flush()
+    }
+
+    /// The open temp file.
+    pub fn file(&self) -> &File {
+        self.temp.as_file()
     }
 
     /// The temp file's path.
@@ -351,13 +356,15 @@ pub fn read_regular(path: &Path, max_bytes: u64) -> Result<Vec<u8>, FileError> {
     Ok(bytes)
 }
 
-/// Opens `path` for appending, creating it with mode `mode` when missing,
+/// Opens `path` for reading and appending, creating it with mode `mode`
+/// when missing,
 /// without following a symlink; anything but a regular file is
 /// [`FileError::NotRegular`] (a planted FIFO or device is opened
 /// non-blocking and refused).
 pub fn open_append_private(path: &Path, mode: u32) -> Result<File, FileError> {
     let flags = OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
     let file = fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(mode)

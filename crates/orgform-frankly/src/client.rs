@@ -2,19 +2,25 @@
 //! rules of DESIGN section 5, and retries.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
+use crate::endpoint::check_endpoint;
+use crate::secret::decode_body;
 use crate::wire::{ErrorResponse, OrganizationRequest, OrganizationResponse, codes};
 use crate::{ClientConfig, ClientError, RetryPolicy, Token};
 
-/// The most of an answer body that is read; the rest is ignored. The
-/// emulator's answers are a few hundred bytes.
-const MAX_BODY: usize = 1 << 20;
+/// The most of an answer body that is read. The emulator's answers are a
+/// few hundred bytes, but a rejection lists every error (12,000
+/// `validateExternalProperties` errors are 1.7 MB), so the cap is far
+/// above that; a larger answer is "too large to read", never a token error.
+const MAX_BODY: usize = 64 << 20;
+/// The most of a body's text that is unwrapped and masked for an excerpt
+/// (the excerpt itself is [`EXCERPT_CHARS`]).
+const EXCERPT_SOURCE_CHARS: usize = 16 * EXCERPT_CHARS;
 /// The most of a body quoted in [`ClientError::Unexpected`].
 const EXCERPT_CHARS: usize = 300;
 const USER_AGENT: &str = concat!("orgform/", env!("CARGO_PKG_VERSION"));
@@ -383,15 +389,18 @@ impl Client {
     fn classify(
         &self,
         status: StatusCode,
-        body: Result<Vec<u8>, String>,
+        body: Body,
         location: Option<String>,
         sent_validate_only: bool,
     ) -> Result<Answer, ClientError> {
         let code = status.as_u16();
         if status.is_success() {
-            let parsed = body
-                .ok()
-                .and_then(|b| serde_json::from_slice::<OrganizationResponse>(&b).ok());
+            let parsed = match body {
+                Body::Complete(b) => {
+                    serde_json::from_str::<OrganizationResponse>(&decode_body(&b)).ok()
+                }
+                Body::TooLarge | Body::Failed(_) => None,
+            };
             return match parsed {
                 Some(r) if r.validate_only != sent_validate_only => {
                     Err(ClientError::ValidateOnlyMismatch {
@@ -416,15 +425,31 @@ impl Client {
             });
         }
         let body = match body {
-            Ok(b) => b,
-            Err(reason) => {
+            Body::Complete(b) => b,
+            Body::TooLarge => {
                 return Err(ClientError::Unexpected {
                     status: code,
-                    excerpt: format!("(the body could not be read: {reason})"),
+                    excerpt: format!(
+                        "the answer was too large to read (over {} MiB); it was not read as a \
+                         token error",
+                        MAX_BODY >> 20
+                    ),
+                });
+            }
+            Body::Failed(reason) => {
+                return Err(ClientError::Unexpected {
+                    status: code,
+                    excerpt: format!(
+                        "(the body could not be read: {})",
+                        self.token.redact(&reason)
+                    ),
                 });
             }
         };
-        let text = String::from_utf8_lossy(&body);
+        // UTF-16 and the like decoded first: every later look (JSON, the
+        // word "token", the excerpt) sees the text a reader would.
+        let text = decode_body(&body);
+        drop(body);
         let token_status = matches!(code, 400 | 401 | 403);
         let invalid_token = Err(ClientError::InvalidToken { status: code });
         if token_status && text.trim().is_empty() {
@@ -473,9 +498,10 @@ impl Client {
     }
 
     fn unexpected(&self, status: u16, body: &str) -> ClientError {
+        let head: String = body.chars().take(EXCERPT_SOURCE_CHARS).collect();
         ClientError::Unexpected {
             status,
-            excerpt: excerpt(&self.token.redact(body)),
+            excerpt: excerpt(&self.token.redact(&head)),
         }
     }
 }
@@ -592,75 +618,42 @@ impl Failure {
     }
 }
 
-/// Parses and checks the endpoint (see [`Client::new`]).
-fn check_endpoint(endpoint: &str) -> Result<Url, ClientError> {
-    let invalid = |reason: String| ClientError::InvalidEndpoint {
-        endpoint: endpoint.to_owned(),
-        reason,
-    };
-    let mut url = Url::parse(endpoint.trim()).map_err(|e| invalid(e.to_string()))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        // Never echo the credentials: show the URL without them.
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-        return Err(ClientError::InvalidEndpoint {
-            endpoint: url.to_string(),
-            reason: "credentials in the URL are not allowed (they would show in messages); the \
-                     token comes from its environment variable"
-                .to_owned(),
-        });
-    }
-    let Some(host) = url.host_str() else {
-        return Err(invalid("no host".to_owned()));
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(host) => Ok(url),
-        "http" => Err(ClientError::InsecureEndpoint {
-            endpoint: endpoint.to_owned(),
-        }),
-        other => Err(invalid(format!(
-            "the scheme `{other}` is not supported: use https (or http to a loopback address)"
-        ))),
-    }
-}
-
-/// `127.0.0.0/8`, `::1` (also IPv4-mapped) and `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
-        Ok(IpAddr::V6(v6)) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-        Err(_) => {
-            let name = bare.strip_suffix('.').unwrap_or(bare);
-            name.eq_ignore_ascii_case("localhost")
-        }
-    }
-}
-
 /// Installs rustls's `ring` provider unless one is installed already.
 fn install_crypto_provider() {
     // Err means another provider (or this one) is installed: fine either way.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Reads at most [`MAX_BODY`] bytes of the body.
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+/// An answer body as read.
+enum Body {
+    /// All of it.
+    Complete(Vec<u8>),
+    /// More than [`MAX_BODY`] bytes: not read further.
+    TooLarge,
+    /// Reading failed, in words.
+    Failed(String),
+}
+
+/// Reads the body, up to [`MAX_BODY`] bytes.
+async fn read_capped(mut response: reqwest::Response) -> Body {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Body::TooLarge;
+    }
     let mut buf = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = MAX_BODY.saturating_sub(buf.len());
-                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if buf.len() >= MAX_BODY {
-                    return Ok(buf);
+                if buf.len() + chunk.len() > MAX_BODY {
+                    return Body::TooLarge;
                 }
+                buf.extend_from_slice(&chunk);
             }
-            Ok(None) => return Ok(buf),
-            Err(e) if e.is_timeout() => return Err("timed out".to_owned()),
-            Err(e) => return Err(innermost(&e)),
+            Ok(None) => return Body::Complete(buf),
+            Err(e) if e.is_timeout() => return Body::Failed("timed out".to_owned()),
+            Err(e) => return Body::Failed(innermost(&e)),
         }
     }
 }
@@ -699,7 +692,7 @@ fn mentions_token(text: &str) -> bool {
     text.to_ascii_lowercase().contains("token")
 }
 
-/// The start of a body on one line: whitespace collapsed, control
+/// The start of a (masked) body on one line: whitespace collapsed, control
 /// characters dropped, at most [`EXCERPT_CHARS`] characters.
 fn excerpt(body: &str) -> String {
     let words: Vec<&str> = body.split_whitespace().collect();
@@ -741,32 +734,6 @@ fn short_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_hosts() {
-        for host in [
-            "127.0.0.1",
-            "127.8.9.10",
-            "[::1]",
-            "localhost",
-            "LOCALHOST",
-            "localhost.",
-            "[::ffff:127.0.0.1]",
-        ] {
-            assert!(is_loopback(host), "{host}");
-        }
-        for host in [
-            "10.0.0.1",
-            "0.0.0.0",
-            "[::]",
-            "example.com",
-            "localhost.example.com",
-            "127.0.0.1.example.com",
-            "[::ffff:10.0.0.1]",
-        ] {
-            assert!(!is_loopback(host), "{host}");
-        }
-    }
 
     #[test]
     fn excerpts_are_one_short_line() {

@@ -77,8 +77,9 @@ impl RetryPolicy {
 /// Everything the client needs. Build it with [`ClientConfig::new`] or
 /// [`ClientConfig::from_target`], then adjust fields (the CLI's flags win).
 ///
-/// `Debug` shows the token as `<redacted>`.
-#[derive(Debug, Clone)]
+/// `Debug` shows the token as `<redacted>` and the endpoint masked
+/// ([`crate::mask_endpoint`]).
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The full URL the organization request is POSTed to.
     pub endpoint: String,
@@ -140,6 +141,19 @@ impl ClientConfig {
             config.retry.budget = secs(s);
         }
         config
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("endpoint", &crate::mask_endpoint(&self.endpoint))
+            .field("token", &self.token)
+            .field("token_header", &self.token_header)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .finish()
     }
 }
 

@@ -11,9 +11,21 @@
 //!   [`RetryEvent`]s.
 //! - [`advice`]: what to do about each error code, in plain words.
 //!
+//! - [`checked_endpoint`] / [`mask_endpoint`]: the endpoint check
+//!   (credentials in it refused first, `http` only to loopback; `localhost.`
+//!   is not loopback) and the masked form every message shows.
+//!
 //! The token never prints: [`Token`]'s `Debug` and `Display` are
 //! `<redacted>`, the header carrying it is marked sensitive, and no error or
-//! `tracing` event holds it.
+//! `tracing` event holds it. Every text quoted from a server (body excerpts,
+//! a rejection's fields, a redirect target, transport errors) goes through
+//! one masking step first (`secret.rs`): UTF-16 bodies decoded, JSON `\u`
+//! escapes, percent-encoding and HTML references unwrapped, control and
+//! format characters removed, the token masked as is and mis-decoded
+//! (its UTF-8 read as Latin-1/Windows-1252), and the text dropped when a
+//! piece of 8 or more characters of the token (or its hex or base64)
+//! remains. Answers are read up to 64 MiB; a larger one is "the answer was
+//! too large to read", never an invalid token.
 //!
 //! ```no_run
 //! use orgform_frankly::wire::OrganizationRequest;
@@ -34,12 +46,15 @@
 
 mod client;
 mod config;
+mod endpoint;
 mod error;
+mod secret;
 mod token;
 pub mod wire;
 
 pub use client::{Answer, Client, RetryEvent};
 pub use config::{ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RetryPolicy};
+pub use endpoint::{CREDENTIAL_KEYS, checked_endpoint, mask_endpoint};
 pub use error::ClientError;
 pub use token::Token;
 

@@ -5,6 +5,7 @@ use std::fmt;
 use reqwest::header::HeaderValue;
 
 use crate::ClientError;
+use crate::secret::Masker;
 
 /// The &frankly API token.
 ///
@@ -22,13 +23,19 @@ pub struct Token {
     secret: String,
     /// The environment variable it came from, for error messages.
     var: Option<String>,
+    /// Masks the secret's every form in server texts.
+    masker: Masker,
 }
 
 impl Token {
     /// A token given directly (tests, or a caller that read it elsewhere).
     /// The value is used exactly as given.
     pub fn new(secret: String) -> Token {
-        Token { secret, var: None }
+        Token {
+            masker: Masker::new(&secret),
+            secret,
+            var: None,
+        }
     }
 
     /// Reads the token from the environment variable `var`.
@@ -72,6 +79,7 @@ impl Token {
             });
         }
         Ok(Token {
+            masker: Masker::new(secret),
             secret: secret.to_owned(),
             var: Some(var.to_owned()),
         })
@@ -87,13 +95,12 @@ impl Token {
         self.var.as_deref().unwrap_or("")
     }
 
-    /// `text` with every occurrence of the secret replaced by `<redacted>`.
+    /// A server text made safe to quote: decoded forms unwrapped, control
+    /// and format characters removed, the secret in every form replaced by
+    /// `<redacted>`, and the whole text dropped when a piece of 8 or more
+    /// characters of it survives (see `secret.rs`).
     pub(crate) fn redact(&self, text: &str) -> String {
-        if self.secret.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.secret, "<redacted>")
-        }
+        self.masker.server_text(text)
     }
 }
 

@@ -24,6 +24,8 @@
 //! assert!(user.active);
 //! ```
 
+pub mod text;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 

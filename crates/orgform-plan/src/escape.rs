@@ -3,47 +3,9 @@
 
 use std::fmt::Write as _;
 
-/// Control and bidirectional-override characters: they could colour,
-/// hide or reorder what a reviewer reads.
-pub(crate) fn dangerous(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-}
-
-/// A string in double quotes, `"` and `\` escaped, every dangerous
-/// character shown as `\u{…}`.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if dangerous(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Free text with dangerous characters shown as `\u{…}`.
-pub(crate) fn clean(s: &str) -> String {
-    if !s.chars().any(dangerous) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if dangerous(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// The one terminal-escaping function lives in orgform-model (DESIGN
+/// section 11): control, format and bidi characters, shown as `\u{…}`.
+pub(crate) use orgform_model::text::{clean, dangerous, quote};
 
 /// User data as inert Markdown: letters, digits, spaces and a few
 /// harmless punctuation marks pass; every other ASCII punctuation mark

@@ -1,27 +1,58 @@
-//! Private, atomic, durable file writes.
+//! The file store's file-system policy, on top of `orgform-files` (the one
+//! atomic writer, the non-blocking regular-file open).
 //!
 //! Every file this crate writes holds personal data (names, emails, phones),
 //! so every one is created `0600` and every directory it creates `0700`.
+//!
+//! The state directory may be prepared by someone else (a shared runner, a
+//! pull request's checkout), so (DESIGN section 11):
+//! - **a symlinked state path is refused**, with the real path in the
+//!   advice. The alternative, resolving the link once and locking the real
+//!   path, was rejected: the lock, backup and history live beside the path
+//!   the user gave, and a link that is re-pointed between two runs would
+//!   still give one state two locks. Refusing keeps "one path, one lock"
+//!   true without a resolution step anyone can race. A symlinked *directory*
+//!   is fine: every file of the store is then in one real directory, so
+//!   every spelling takes the same lock.
+//! - the state file, its lock and `history.jsonl` are opened with
+//!   `O_NOFOLLOW | O_NONBLOCK` and checked with fstat: a symlink, FIFO,
+//!   device or directory there is [`StateError::Unsafe`] with advice, never
+//!   followed, never waited on.
+//! - **a state directory writable by others** (mode `o+w`, sticky or not)
+//!   is refused with the advice `chmod 700`: anyone could plant a lock, a
+//!   history symlink or a new state there. A group-writable directory is
+//!   accepted: with user private groups (umask 002, the default on Debian
+//!   and Ubuntu) every checkout is `0775`, and refusing it would refuse
+//!   `--state state.json` in most repositories.
 
-use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use orgform_files::{AtomicFile, FileError, FileKind};
 use tempfile::NamedTempFile;
 
+pub(crate) use orgform_files::{parent_dir, sync_dir, temp_prefix};
+
+use crate::error::StateError;
+
 /// Mode of every file this crate writes.
-pub(crate) const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = orgform_files::PRIVATE_FILE;
 /// Mode of every directory this crate creates.
-pub(crate) const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = orgform_files::PRIVATE_DIR;
+/// The largest state file read (a 100k-user state is ~60 MB).
+pub(crate) const MAX_STATE_BYTES: u64 = 2 << 30;
+/// The largest lock file read (a holder is ~300 bytes).
+pub(crate) const MAX_LOCK_BYTES: u64 = 64 << 10;
 
 /// Writes `bytes` to `path` atomically and durably, readable only by the
 /// owner: a temp file in the same directory (mode `0600`), write, fsync,
 /// rename over `path`, fsync of the directory. At every instant `path` holds
 /// either its old content or all of `bytes`.
 ///
-/// The directory must exist. Used for the state and for saved plan files.
+/// The directory must exist. Prefer `orgform_files::write_atomic`, which
+/// this calls with mode `0600`; kept for callers of this crate.
 ///
 /// ```
 /// # let dir = tempfile::tempdir()?;
@@ -31,71 +62,30 @@ pub(crate) const DIR_MODE: u32 = 0o700;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
+    orgform_files::write_atomic(path, bytes, FILE_MODE)
 }
 
-/// [`write_private_atomic`] with a writer callback that streams the content
-/// into a buffered writer (no intermediate copy of the whole content).
-pub(crate) fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
-) -> io::Result<()> {
-    let temp = write_temp(path, fill)?;
-    persist(temp, path)?;
-    sync_dir(&parent_dir(path))
-}
-
-/// Writes the content into a fresh `0600` temp file beside `path` and
-/// fsyncs it; the caller renames it into place.
+/// Writes the content into a fresh `0600` temp file beside `path`; the
+/// caller renames it into place with [`persist`].
 pub(crate) fn write_temp(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
-) -> io::Result<NamedTempFile> {
-    let temp = temp_file_beside(path)?;
-    {
-        let mut writer = BufWriter::with_capacity(1 << 16, temp.as_file());
-        fill(&mut writer)?;
-        writer.flush()?;
-    }
-    temp.as_file().sync_all()?;
+) -> io::Result<AtomicFile> {
+    let mut temp = AtomicFile::create(path, FILE_MODE)?;
+    temp.write_with(fill)?;
     Ok(temp)
 }
 
-/// Renames a temp file over `path` (does not fsync the directory).
-pub(crate) fn persist(temp: NamedTempFile, path: &Path) -> io::Result<()> {
-    temp.persist(path).map(drop).map_err(|e| e.error)
+/// fsyncs the temp file and renames it over its target (then fsyncs the
+/// directory).
+pub(crate) fn persist(temp: AtomicFile, _path: &Path) -> io::Result<()> {
+    temp.commit()
 }
 
 /// A new, empty, `0600` temp file in `path`'s directory, named
 /// `.<file name>.<random>.tmp` so that leftovers are recognizable.
 pub(crate) fn temp_file_beside(path: &Path) -> io::Result<NamedTempFile> {
-    let temp = tempfile::Builder::new()
-        .prefix(&temp_prefix(path))
-        .suffix(".tmp")
-        .permissions(fs::Permissions::from_mode(FILE_MODE))
-        .tempfile_in(parent_dir(path))?;
-    // The mode given at creation is filtered by the umask, which can only
-    // remove bits; set it exactly anyway, so a strange umask cannot leave the
-    // file unreadable to its owner.
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
-    Ok(temp)
-}
-
-/// `.<file name>.`: the prefix of every temp file written beside `path`.
-pub(crate) fn temp_prefix(path: &Path) -> OsString {
-    let mut prefix = OsString::from(".");
-    prefix.push(path.file_name().unwrap_or_default());
-    prefix.push(".");
-    prefix
-}
-
-/// The directory holding `path` (`.` for a bare file name).
-pub(crate) fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
+    orgform_files::temp_file_beside(path, FILE_MODE)
 }
 
 /// Creates `dir` (and missing parents) with mode `0700`; an existing
@@ -107,11 +97,6 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
-/// fsyncs a directory, making renames and links in it durable.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// `path` with `suffix` appended to its file name (`state.json` +
 /// `.lock` = `state.json.lock`).
 pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -120,10 +105,110 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Refuses a state path that is a symlink or not a regular file, and a
+/// state directory writable by others (see the module docs). A missing
+/// path or directory is fine (the first apply creates them).
+pub(crate) fn check_state_path(path: &Path) -> Result<(), StateError> {
+    check_dir(&parent_dir(path))?;
+    match orgform_files::kind_at(path) {
+        Ok(None | Some(FileKind::Regular)) => Ok(()),
+        Ok(Some(FileKind::Symlink)) => {
+            let target = fs::canonicalize(path)
+                .map(|real| format!("`{}`", orgform_model::text::clean(&real.to_string_lossy())))
+                .unwrap_or_else(|_| "the file it points to".to_owned());
+            Err(StateError::Unsafe {
+                path: path.to_owned(),
+                problem: "the state path is a symbolic link".to_owned(),
+                advice: format!(
+                    "orgform locks a state by its path, so two spellings of one state would take \
+                     two locks, and a write would replace the link instead of its target: pass \
+                     the real path {target} to --state (or ORGFORM_STATE)"
+                ),
+            })
+        }
+        Ok(Some(kind)) => Err(StateError::Unsafe {
+            path: path.to_owned(),
+            problem: format!("the state path is a {kind}, not a state file"),
+            advice: "pass the path of a state file (or of one to create) to --state".to_owned(),
+        }),
+        Err(e) => Err(StateError::io("inspect the state file", path, e)),
+    }
+}
+
+/// Refuses a directory writable by others; a missing one is fine.
+pub(crate) fn check_dir(dir: &Path) -> Result<(), StateError> {
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StateError::io("inspect the state directory", dir, e)),
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o002 != 0 {
+        return Err(StateError::Unsafe {
+            path: dir.to_owned(),
+            problem: format!(
+                "the state directory is writable by others (mode {:04o})",
+                mode & 0o7777
+            ),
+            advice: format!(
+                "anyone on this machine could replace the state or plant a lock or history file \
+                 there: run `chmod 700 {}`, or keep the state in a private directory",
+                dir.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The state file's bytes, read through [`orgform_files::read_regular`]
+/// after [`check_state_path`]; `None` when there is none.
+pub(crate) fn read_state_file(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    check_state_path(path)?;
+    match orgform_files::read_regular(path, MAX_STATE_BYTES) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.io_kind() == Some(io::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(file_error(e, "the state file", "read the state file")),
+    }
+}
+
+/// A `FileError` as the [`StateError`] a user can act on; `what` names
+/// the file ("the lock file").
+pub(crate) fn file_error(e: FileError, what: &str, action: &'static str) -> StateError {
+    match e {
+        FileError::NotRegular { path, kind } => {
+            let advice = match kind {
+                FileKind::Symlink => format!(
+                    "orgform never follows a symbolic link there; if you did not create it, \
+                     someone else may have: inspect it, then remove it (`rm {}`)",
+                    path.display()
+                ),
+                _ => format!(
+                    "orgform reads only regular files there; move it away (`mv {} …`) once no \
+                     orgform is running",
+                    path.display()
+                ),
+            };
+            StateError::Unsafe {
+                problem: format!("{what} is a {kind}, not a regular file"),
+                path,
+                advice,
+            }
+        }
+        FileError::TooLarge { path, max, .. } => StateError::Unsafe {
+            problem: format!("{what} is larger than {max} bytes"),
+            path,
+            advice: "it cannot be an orgform file: check what wrote it".to_owned(),
+        },
+        FileError::Io { path, source, .. } => StateError::io(action, &path, source),
+        other => StateError::io(action, Path::new(""), io::Error::other(other.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::MetadataExt;
+    use std::ffi::OsString;
+    use std::os::unix::fs::{MetadataExt, symlink};
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().mode() & 0o777
@@ -147,16 +232,8 @@ mod tests {
     }
 
     #[test]
-    fn write_private_atomic_needs_an_existing_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = write_private_atomic(&dir.path().join("no/such/plan.json"), b"x").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
-    }
-
-    #[test]
     fn bare_file_names_live_in_the_current_directory() {
         assert_eq!(parent_dir(Path::new("state.json")), PathBuf::from("."));
-        assert_eq!(parent_dir(Path::new("a/state.json")), PathBuf::from("a"));
         assert_eq!(
             with_suffix(Path::new("a/state.json"), ".lock"),
             PathBuf::from("a/state.json.lock")
@@ -177,5 +254,40 @@ mod tests {
         fs::set_permissions(&nested, fs::Permissions::from_mode(0o750)).unwrap();
         ensure_dir(&nested).unwrap();
         assert_eq!(mode(&nested), 0o750);
+    }
+
+    #[test]
+    fn a_symlinked_state_path_is_refused_naming_the_real_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        fs::write(&real, b"{}").unwrap();
+        let link = dir.path().join("state.json");
+        symlink(&real, &link).unwrap();
+        let err = read_state_file(&link).unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert!(err.contains("real.json"), "{err}");
+        assert!(read_state_file(&real).unwrap().is_some());
+        assert!(
+            read_state_file(&dir.path().join("none.json"))
+                .unwrap()
+                .is_none()
+        );
+        // A symlinked directory is fine: one real directory, one lock.
+        let alias = dir.path().join("alias");
+        symlink(dir.path(), &alias).unwrap();
+        assert!(read_state_file(&alias.join("real.json")).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_directory_writable_by_others_is_refused_with_chmod_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let err = read_state_file(&state).unwrap_err().to_string();
+        assert!(err.contains("writable by others (mode 0777)"), "{err}");
+        assert!(err.contains("chmod 700"), "{err}");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o775)).unwrap();
+        assert!(read_state_file(&state).unwrap().is_none());
+        assert_eq!(fs::metadata(dir.path()).unwrap().mode() & 0o777, 0o775);
     }
 }

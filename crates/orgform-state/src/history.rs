@@ -1,9 +1,8 @@
 //! The audit log `history.jsonl`: one [`HistoryEntry`] per apply attempt.
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -162,13 +161,10 @@ pub(crate) fn append(path: &Path, entry: &HistoryEntry) -> Result<(), StateError
     line.push(b'\n');
     let dir = fsio::parent_dir(path);
     fsio::ensure_dir(&dir).map_err(|e| StateError::io("create the state directory", &dir, e))?;
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(fsio::FILE_MODE)
-        .open(path)
-        .map_err(io_err)?;
+    fsio::check_dir(&dir)?;
+    // Never through a planted symlink, never blocked on a planted FIFO.
+    let mut file = orgform_files::open_append_private(path, fsio::FILE_MODE)
+        .map_err(|e| fsio::file_error(e, "the history", "append to the history"))?;
     let len = file.metadata().map_err(io_err)?.len();
     if len > 0 {
         let mut last = [0u8; 1];
@@ -183,10 +179,10 @@ pub(crate) fn append(path: &Path, entry: &HistoryEntry) -> Result<(), StateError
 
 /// Every entry, oldest first; no file = none.
 pub(crate) fn read(path: &Path) -> Result<Vec<HistoryEntry>, StateError> {
-    let text = match fs::read(path) {
+    let text = match orgform_files::read_regular(path, u64::MAX) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StateError::io("read the history", path, e)),
+        Err(e) if e.io_kind() == Some(io::ErrorKind::NotFound) => return Ok(Vec::new()),
+        Err(e) => return Err(fsio::file_error(e, "the history", "read the history")),
     };
     text.split(|b| *b == b'\n')
         .enumerate()
@@ -195,7 +191,7 @@ pub(crate) fn read(path: &Path) -> Result<Vec<HistoryEntry>, StateError> {
             serde_json::from_slice(line).map_err(|e| StateError::CorruptHistory {
                 path: path.to_owned(),
                 line: i + 1,
-                detail: e.to_string(),
+                detail: orgform_model::text::clean(&e.to_string()),
             })
         })
         .collect()
@@ -204,6 +200,7 @@ pub(crate) fn read(path: &Path) -> Result<Vec<HistoryEntry>, StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::{self, OpenOptions};
 
     fn entry(outcome: Outcome) -> HistoryEntry {
         let mut e = HistoryEntry::new("orgform apply", outcome, "sha256:p", "sha256:s");

@@ -8,18 +8,22 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use orgform_model::text::clean;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StateError;
+use crate::file::{FileStore as Store, StateLockInner};
 use crate::fsio;
 use crate::state::{State, now_rfc3339};
-use crate::{StateLockInner, Store};
 
 /// A waiting [`Store::lock`] looks again after this, then twice as long
 /// each time, up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(25);
 /// The longest pause between two looks at a held lock.
 const MAX_POLL: Duration = Duration::from_millis(500);
+/// How many times creating the lock may fail while no holder can be read
+/// before the lock is called unreadable (a real race ends in one or two).
+const MAX_LOST_RACES: u32 = 20;
 
 /// Who holds a lock: the content of the lock file (pretty JSON).
 ///
@@ -65,12 +69,27 @@ impl LockHolder {
     }
 }
 
+impl LockHolder {
+    /// Whether the holder ran on this host and its process still exists:
+    /// `force-unlock` refuses such a lock without `--force`.
+    pub fn is_alive_here(&self) -> bool {
+        self.host == current_host() && pid_alive(self.pid)
+    }
+}
+
 impl fmt::Display for LockHolder {
+    /// Every field comes from the lock file, which anyone who can write
+    /// the state directory can write: each goes through the one escaping
+    /// function (`orgform_model::text::clean`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "`{}` on `{}` (pid {}, `{}`, since {})",
-            self.user, self.host, self.pid, self.command, self.time
+            clean(&self.user),
+            clean(&self.host),
+            self.pid,
+            clean(&self.command),
+            clean(&self.time)
         )
     }
 }
@@ -152,12 +171,16 @@ pub(crate) fn acquire(
     wait: Option<Duration>,
 ) -> Result<StateLock, StateError> {
     let lock_path = store.lock_path();
+    fsio::check_state_path(store.path())?;
     let dir = fsio::parent_dir(lock_path);
     fsio::ensure_dir(&dir).map_err(|e| StateError::io("create the state directory", &dir, e))?;
     let holder = LockHolder::current(command);
     let bytes = encode_holder(&holder, lock_path)?;
     let start = Instant::now();
     let mut poll = FIRST_POLL;
+    // Creations that failed although no lock could be read: a real race
+    // ends in a few; anything more is an odd file, not a busy loop.
+    let mut lost_races = 0u32;
     loop {
         // Look before trying: no temp file is written while the lock is held.
         let current = match read_holder(lock_path)? {
@@ -172,7 +195,21 @@ pub(crate) fn acquire(
                 });
             }
             // Someone else took it in between: look again.
-            None => continue,
+            None => {
+                lost_races += 1;
+                if lost_races > MAX_LOST_RACES
+                    || wait.is_none_or(|limit| start.elapsed() >= limit) && lost_races > 3
+                {
+                    return Err(StateError::UnreadableLock {
+                        lock: lock_path.to_owned(),
+                        detail: "it cannot be created although no lock can be read (an odd \
+                                 file that comes and goes?)"
+                            .to_owned(),
+                    });
+                }
+                thread::sleep(FIRST_POLL);
+                continue;
+            }
         };
         let stale = current.is_stale();
         let waited = start.elapsed();
@@ -226,11 +263,31 @@ fn encode_holder(holder: &LockHolder, lock_path: &Path) -> Result<Vec<u8>, State
 }
 
 /// The holder recorded in the lock file; `None` when there is no lock.
+///
+/// The lock file is opened without following a symlink and without
+/// blocking, and must be a small regular file: a dangling symlink, a FIFO,
+/// a directory or a device there is [`StateError::UnreadableLock`] naming
+/// what it is (at once, never a busy loop or a blocked read), which
+/// `force-unlock` may remove.
 pub(crate) fn read_holder(lock_path: &Path) -> Result<Option<LockHolder>, StateError> {
-    let bytes = match fs::read(lock_path) {
+    let bytes = match orgform_files::read_regular(lock_path, fsio::MAX_LOCK_BYTES) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StateError::io("read the lock file", lock_path, e)),
+        Err(e) if e.io_kind() == Some(io::ErrorKind::NotFound) => return Ok(None),
+        Err(orgform_files::FileError::NotRegular { kind, .. }) => {
+            return Err(StateError::UnreadableLock {
+                lock: lock_path.to_owned(),
+                detail: format!(
+                    "it is a {kind}, not a regular file; orgform never follows or waits on one"
+                ),
+            });
+        }
+        Err(orgform_files::FileError::TooLarge { max, .. }) => {
+            return Err(StateError::UnreadableLock {
+                lock: lock_path.to_owned(),
+                detail: format!("it is larger than {max} bytes"),
+            });
+        }
+        Err(e) => return Err(fsio::file_error(e, "the lock file", "read the lock file")),
     };
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -239,7 +296,7 @@ pub(crate) fn read_holder(lock_path: &Path) -> Result<Option<LockHolder>, StateE
             detail: if bytes.is_empty() {
                 "it is empty".to_owned()
             } else {
-                format!("it is not an orgform lock: {e}")
+                format!("it is not an orgform lock: {}", clean(&e.to_string()))
             },
         })
 }

@@ -85,6 +85,15 @@ impl State {
         if self.serial == 0 {
             return Some("`serial` is 0; the first apply writes 1".to_owned());
         }
+        if self.serial >= MAX_SERIAL {
+            // Refused at load, before any request: the next apply could not
+            // write serial + 1 (and JSON readers lose precision above 2^53).
+            return Some(format!(
+                "`serial` {} is 2^53 or more, which no apply writes (the next serial could not \
+                 be stored exactly)",
+                self.serial
+            ));
+        }
         if let Some((key, user)) = self.org.users.iter().find(|(k, u)| **k != u.external_id) {
             return Some(format!(
                 "user key `{key}` does not match its externalId `{}`",
@@ -106,6 +115,10 @@ impl State {
         w.write_all(b"\n")
     }
 }
+
+/// 2^53: serials stay below it, so that every JSON reader reads them
+/// exactly and the next apply has a serial to write.
+pub(crate) const MAX_SERIAL: u64 = 1 << 53;
 
 /// The current time, RFC 3339 UTC, whole seconds.
 pub(crate) fn now_rfc3339() -> String {
@@ -134,9 +147,10 @@ struct VersionProbe {
 /// Parses a state file's bytes: a complete, valid state of a format this
 /// build reads, or the error that says why not.
 pub(crate) fn parse(path: &Path, bytes: &[u8], backup: Option<&Path>) -> Result<State, StateError> {
+    // The detail may quote the file's values: escaped for the terminal.
     let corrupt = |detail: String| StateError::Corrupt {
         path: path.to_owned(),
-        detail,
+        detail: orgform_model::text::clean(&detail),
         backup: backup.map(Path::to_owned),
     };
     match serde_json::from_slice::<State>(bytes) {
