@@ -5,8 +5,9 @@
 //! plan, and the current one) and gives a [`Comparison`]:
 //!
 //! - `counts`: per kind and action (`create`, `update`, `delete`, and
-//!   `deactivate`, the updates that set `active: false`), the reviewed and
-//!   the current count;
+//!   `deactivate`, the updates that set `active: false`; `update` counts
+//!   the other updates, so a deactivation is counted once), the reviewed
+//!   and the current count;
 //! - `records`: every record whose planned change is new (`added`), gone
 //!   (`removed`) or different (`changed`: another action, other fields or
 //!   other values; `fields` names the field paths that differ, never their
@@ -16,18 +17,20 @@
 //! The comparison is made from the unmasked plans (a masked value cannot
 //! tell whether it changed); [`Comparison::redacted`] then masks the user
 //! labels, the only personal data it holds.
+//!
+//! This module returns data and plain sentences about it
+//! ([`Comparison::headline`], [`Comparison::notes`],
+//! [`Comparison::describe`]); the renderers draw it: [`Comparison::text`]
+//! in [`crate::render`], the Markdown section in [`crate::markdown`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use orgform_model::Kind;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::doc::{Action, BaseRef, Change, PlanDoc};
-use crate::escape::{clean, code, md, quote};
 use crate::redact::MASK;
-use crate::report::deactivates;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,7 +62,8 @@ impl PlanSide {
 pub struct CountDelta {
     /// `user` or `group`.
     pub kind: Kind,
-    /// `create`, `update`, `delete` or `deactivate` (a subset of `update`).
+    /// `create`, `update` (other than a deactivation), `delete` or
+    /// `deactivate`.
     pub action: &'static str,
     /// In the reviewed plan.
     pub previous: usize,
@@ -179,9 +183,12 @@ pub fn compare(previous: &PlanDoc, current: &PlanDoc) -> Comparison {
     }
 }
 
+/// Whether `c` counts as `action`: a deactivation counts as `deactivate`
+/// only, never as `update` too.
 fn counts_as(c: &Change, action: &str) -> bool {
     match action {
-        "deactivate" => c.action == Action::Update && deactivates(c),
+        "deactivate" => c.deactivates(),
+        "update" => c.action == Action::Update && !c.deactivates(),
         a => c.action.as_str() == a,
     }
 }
@@ -199,7 +206,7 @@ fn record(
         status,
         action: c.action,
         previous_action,
-        deactivation: deactivates(c),
+        deactivation: c.deactivates(),
         fields,
     }
 }
@@ -306,7 +313,9 @@ impl Comparison {
         format!("{} since the reviewed plan", parts.join(", "))
     }
 
-    fn notes(&self) -> Vec<String> {
+    /// Sentences on what else differs: the base state, the spec, the
+    /// blocked flag.
+    pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         let (p, c) = (&self.previous, &self.current);
         if p.base != c.base {
@@ -327,9 +336,11 @@ impl Comparison {
         notes
     }
 
-    fn describe(r: &RecordDelta) -> String {
+    /// One record's difference in words, e.g. `delete: new since the
+    /// reviewed plan`.
+    pub fn describe(r: &RecordDelta) -> String {
         let action = if r.deactivation {
-            "update (deactivation)".to_owned()
+            "deactivation".to_owned()
         } else {
             r.action.as_str().to_owned()
         };
@@ -346,121 +357,5 @@ impl Comparison {
                 }
             ),
         }
-    }
-
-    /// The comparison as text, for the terminal; `source` names the
-    /// reviewed plan (its file).
-    pub fn text(&self, source: &str) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "Compared with the reviewed plan {} ({}):",
-            quote(source),
-            self.previous.plan_digest
-        );
-        let _ = writeln!(out, "  {}.", self.headline());
-        if self.is_identical() {
-            return out;
-        }
-        for kind in [Kind::User, Kind::Group] {
-            let cells: Vec<String> = self
-                .counts
-                .iter()
-                .filter(|c| c.kind == kind)
-                .map(|c| {
-                    let d = c.delta();
-                    if d == 0 {
-                        format!("{} {} -> {}", c.action, c.previous, c.current)
-                    } else {
-                        format!("{} {} -> {} ({d:+})", c.action, c.previous, c.current)
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "  {:7} {}", format!("{kind}s:"), cells.join(", "));
-        }
-        for note in self.notes() {
-            let _ = writeln!(out, "  {note}");
-        }
-        for r in &self.records {
-            let mark = match r.status {
-                Status::Added => '+',
-                Status::Removed => '-',
-                Status::Changed => '~',
-            };
-            let _ = writeln!(
-                out,
-                "  {mark} {} {} ({}) {}",
-                r.kind,
-                quote(&r.external_id),
-                clean(&r.label),
-                clean(&Self::describe(r))
-            );
-        }
-        out
-    }
-
-    /// The comparison as a Markdown section (a heading, the headline, a
-    /// table of the counts that differ, the records), one string per
-    /// record after the head so a comment can be cut between them.
-    pub(crate) fn markdown_parts(&self, source: &str) -> (String, Vec<String>) {
-        let mut head = String::new();
-        let _ = writeln!(head, "### Since the reviewed plan\n");
-        let _ = writeln!(
-            head,
-            "**{}** (compared with {}, plan {}).\n",
-            md(&capitalize(&self.headline())),
-            code(source),
-            code(&self.previous.plan_digest)
-        );
-        for note in self.notes() {
-            let _ = writeln!(head, "- {}", md(&note));
-        }
-        if !self.notes().is_empty() {
-            head.push('\n');
-        }
-        let changed: Vec<&CountDelta> = self.counts.iter().filter(|c| c.delta() != 0).collect();
-        if !changed.is_empty() {
-            let _ = writeln!(head, "| kind | action | reviewed | now | change |");
-            let _ = writeln!(head, "|---|---|--:|--:|--:|");
-            for c in changed {
-                let _ = writeln!(
-                    head,
-                    "| {} | {} | {} | {} | **{:+}** |",
-                    c.kind,
-                    c.action,
-                    c.previous,
-                    c.current,
-                    c.delta()
-                );
-            }
-            head.push('\n');
-        }
-        let items = self
-            .records
-            .iter()
-            .map(|r| {
-                let mark = match r.status {
-                    Status::Added => "➕",
-                    Status::Removed => "➖",
-                    Status::Changed => "✏️",
-                };
-                format!(
-                    "- {mark} {} {} {}: {}\n",
-                    r.kind,
-                    code(&r.external_id),
-                    md(&r.label),
-                    md(&Self::describe(r))
-                )
-            })
-            .collect();
-        (head, items)
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

@@ -299,6 +299,29 @@ pub fn states(before: &EffectiveOrg, after: &EffectiveOrg) -> (EffectiveOrg, Eff
     (side(before, after, true), side(after, before, false))
 }
 
+/// An endpoint URL without what may carry a credential: the userinfo
+/// (`user:password@`), the query and the fragment. Scheme, host, port and
+/// path stay (they say where the plan goes).
+pub fn endpoint(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +352,26 @@ mod tests {
         );
         assert!(!m.contains("Oslo"), "{m}");
         assert!(m.contains("`E1`") && m.contains("`externalProperties.city`"));
+    }
+
+    #[test]
+    fn endpoints_lose_userinfo_query_and_fragment() {
+        let cases = [
+            (
+                "https://org.api.example.com/v1/organization",
+                "https://org.api.example.com/v1/organization",
+            ),
+            (
+                "https://bot:s3cret@org.example.com:8443/v1/organization?api_key=k#x",
+                "https://org.example.com:8443/v1/organization",
+            ),
+            ("http://a@b@127.0.0.1:9/v1?token=t", "http://127.0.0.1:9/v1"),
+            ("https://host?sig=abc", "https://host"),
+            ("user:pw@host/path", "host/path"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(endpoint(url), want, "{url}");
+        }
     }
 
     #[test]

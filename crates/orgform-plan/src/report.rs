@@ -10,8 +10,10 @@
 //! - `kind`: `user` or `group`.
 //! - `name`: a user's `First Last`, a group's name. `email`: a user's email
 //!   (empty for a group).
-//! - `groups`: a user's `memberOf` groups; a group's parent (the unit it
-//!   leaves); externalIds separated by `;`.
+//! - `groups`: a user's `memberOf` groups (a deactivated user's as they
+//!   were before the plan: the groups they had); for a group, its parent
+//!   (the unit it leaves: the CSV header is fixed, the Markdown comment
+//!   shows it in a `parent` column); externalIds separated by `;`.
 //! - `reason`: `deleted`, `deactivated` or, for a group, the warning that
 //!   &frankly drops its historic results; `BLOCKED` when the record is
 //!   protected (apply refuses the plan).
@@ -55,8 +57,10 @@ pub struct Deletion {
     pub name: String,
     /// The user's email; empty for a group.
     pub email: String,
-    /// A user's `memberOf`; a group's parent.
+    /// A user's `memberOf` (before the plan); empty for a group.
     pub groups: Vec<String>,
+    /// A group's parent (before the plan); `None` for a root or a user.
+    pub parent: Option<String>,
     /// A deactivation (`active: true -> false`), not a deletion.
     pub deactivation: bool,
     /// The plan is blocked because this record is protected.
@@ -108,6 +112,7 @@ fn row(c: &Change, review: &Review<'_>) -> Option<Deletion> {
             name: format!("{} {}", u.first_name, u.last_name),
             email: u.email.clone(),
             groups: u.member_of.iter().cloned().collect(),
+            parent: None,
             deactivation: false,
             protected: false,
             reason: USER_DELETED.to_owned(),
@@ -117,37 +122,35 @@ fn row(c: &Change, review: &Review<'_>) -> Option<Deletion> {
             external_id: c.external_id.clone(),
             name: g.name.clone(),
             email: String::new(),
-            groups: g.parent.iter().cloned().collect(),
+            groups: Vec::new(),
+            parent: g.parent.clone(),
             deactivation: false,
             protected: false,
             reason: GROUP_DELETED.to_owned(),
         }),
-        (Action::Update, _) if c.kind == Kind::User && deactivates(c) => {
-            let (name, email, groups) =
-                match review.after().and_then(|a| a.users.get(&c.external_id)) {
-                    Some(u) => (
-                        format!("{} {}", u.first_name, u.last_name),
-                        u.email.clone(),
-                        u.member_of.iter().cloned().collect(),
-                    ),
-                    None => {
-                        let (name, email) = split_label(&c.label);
-                        let groups = c
-                            .fields
-                            .iter()
-                            .find(|f| f.path == "accessInfo.memberOf")
-                            .and_then(|f| f.after.as_ref())
-                            .map(strings)
-                            .unwrap_or_default();
-                        (name, email, groups)
-                    }
-                };
+        (Action::Update, _) if c.kind == Kind::User && c.deactivates() => {
+            let (name, email) = match review.after().and_then(|a| a.users.get(&c.external_id)) {
+                Some(u) => (format!("{} {}", u.first_name, u.last_name), u.email.clone()),
+                None => split_label(&c.label),
+            };
+            // The groups they had: the state's, else the changed list's old value.
+            let groups = match review.before().and_then(|b| b.users.get(&c.external_id)) {
+                Some(u) => u.member_of.iter().cloned().collect(),
+                None => c
+                    .fields
+                    .iter()
+                    .find(|f| f.path == "accessInfo.memberOf")
+                    .and_then(|f| f.before.as_ref())
+                    .map(strings)
+                    .unwrap_or_default(),
+            };
             Some(Deletion {
                 kind: Kind::User,
                 external_id: c.external_id.clone(),
                 name,
                 email,
                 groups,
+                parent: None,
                 deactivation: true,
                 protected: false,
                 reason: USER_DEACTIVATED.to_owned(),
@@ -155,15 +158,6 @@ fn row(c: &Change, review: &Review<'_>) -> Option<Deletion> {
         }
         _ => None,
     }
-}
-
-/// Whether an update sets `active` from true to false.
-pub(crate) fn deactivates(c: &Change) -> bool {
-    c.fields.iter().any(|f| {
-        f.path == "active"
-            && f.before == Some(Value::Bool(true))
-            && f.after == Some(Value::Bool(false))
-    })
 }
 
 /// A user label `First Last <email>` as name and email; a masked label
@@ -202,7 +196,10 @@ pub fn csv(rows: &[Deletion]) -> String {
             r.external_id.clone(),
             r.name.clone(),
             r.email.clone(),
-            r.groups.join(";"),
+            match &r.parent {
+                Some(parent) => parent.clone(),
+                None => r.groups.join(";"),
+            },
             r.reason.clone(),
         ];
         for (i, f) in fields.iter().enumerate() {
@@ -219,7 +216,11 @@ pub fn csv(rows: &[Deletion]) -> String {
 /// One RFC 4180 field, defused against spreadsheet formulas.
 fn push_field(out: &mut String, field: &str) {
     let defused;
-    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    // Spreadsheets skip leading spaces before a formula: ` =1+1` is one too.
+    let field = if field
+        .trim_start_matches(' ')
+        .starts_with(['=', '+', '-', '@', '\t', '\r'])
+    {
         defused = format!("'{field}");
         defused.as_str()
     } else {

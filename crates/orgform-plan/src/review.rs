@@ -44,6 +44,8 @@ pub struct Review<'a> {
     doc: Cow<'a, PlanDoc>,
     states: Option<(Cow<'a, EffectiveOrg>, Cow<'a, EffectiveOrg>)>,
     comparison: Option<(Comparison, String)>,
+    /// Where apply sends the plan, credentials stripped ([`redact::endpoint`]).
+    endpoint: Option<String>,
     /// The digest of the plan as made; computed when first asked (a
     /// redacted copy gets it from the original).
     plan_digest: OnceCell<String>,
@@ -58,6 +60,7 @@ impl<'a> Review<'a> {
             doc: Cow::Borrowed(plan.doc()),
             states: Some((Cow::Borrowed(before), Cow::Borrowed(plan.effective_after()))),
             comparison: None,
+            endpoint: None,
             plan_digest: OnceCell::new(),
             redacted: false,
         }
@@ -69,6 +72,7 @@ impl<'a> Review<'a> {
             doc: Cow::Borrowed(doc),
             states: None,
             comparison: None,
+            endpoint: None,
             plan_digest: OnceCell::new(),
             redacted: false,
         }
@@ -87,6 +91,14 @@ impl<'a> Review<'a> {
         self
     }
 
+    /// Names the endpoint apply sends the plan to (shown in the comment).
+    /// Userinfo, query and fragment are stripped here ([`redact::endpoint`]),
+    /// so no credential in a URL reaches any output.
+    pub fn with_endpoint(mut self, url: &str) -> Review<'a> {
+        self.endpoint = Some(redact::endpoint(url));
+        self
+    }
+
     /// A copy with every email, phone, first and last name and
     /// externalProperties value masked (see [`crate::redact`]);
     /// externalIds, group names and the plan's digest stay.
@@ -101,6 +113,7 @@ impl<'a> Review<'a> {
                     )
                 }),
                 comparison: self.comparison.clone(),
+                endpoint: self.endpoint.clone(),
                 plan_digest: self.plan_digest.clone(),
                 redacted: true,
             };
@@ -120,6 +133,7 @@ impl<'a> Review<'a> {
                 .comparison
                 .as_ref()
                 .map(|(c, source)| (c.redacted(), source.clone())),
+            endpoint: self.endpoint.clone(),
             plan_digest: OnceCell::from(self.plan_digest().to_owned()),
             redacted: true,
         }
@@ -144,6 +158,11 @@ impl<'a> Review<'a> {
     /// one was added.
     pub fn comparison(&self) -> Option<(&Comparison, &str)> {
         self.comparison.as_ref().map(|(c, s)| (c, s.as_str()))
+    }
+
+    /// The endpoint apply sends the plan to, credentials stripped, when named.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
     }
 
     /// The digest of the plan as made (not of the masked copy): the one a

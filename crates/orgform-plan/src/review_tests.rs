@@ -45,13 +45,7 @@ fn case(before: &str, spec: &str) -> (EffectiveOrg, Plan) {
 }
 
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-plan", name, text);
 }
 
 const MIXED_BEFORE: &str = r#"
@@ -181,7 +175,7 @@ fn markdown_of_a_mixed_plan() {
     let md = markdown::render(&Review::of_plan(&plan, &base), &MarkdownOptions::default());
     snapshot("markdown_mixed", &md);
     // Deletions come before the folded creates and updates, expanded.
-    let deletions = md.find("Deletions and deactivations").unwrap();
+    let deletions = md.find("### 🗑️ 2 deletions, 1 deactivation").unwrap();
     assert!(deletions < md.find("<details>").unwrap());
     assert!(md.starts_with(markdown::MARKER));
     // A deactivated user is listed with their groups.
@@ -407,9 +401,262 @@ fn compare_names_what_changed_since_the_reviewed_plan() {
     let c = compare(reviewed2.doc(), now.doc());
     assert_eq!(c.headline(), "+3 deletions since the reviewed plan");
     snapshot("compare_text", &c.text("reviewed.orgplan"));
-    let (head, items) = c.markdown_parts("reviewed.orgplan");
+    let (head, items) = crate::markdown::comparison_parts(&c, "reviewed.orgplan");
     snapshot("compare_markdown", &format!("{head}{}", items.concat()));
     let same = compare(reviewed.doc(), reviewed.doc());
     assert!(same.is_identical() && same.records.is_empty());
     assert_eq!(same.headline(), "identical to the reviewed plan");
+}
+
+const REORG_BEFORE: &str = r#"
+externalGroups: [X1]
+groups:
+  - {externalId: G1, name: Acme}
+  - {externalId: G2, name: Sales, parent: G1}
+  - {externalId: G3, name: Marketing, parent: G1}
+  - {externalId: G4, name: Office Tokyo, parent: X1}
+  - {externalId: G5, name: Support, parent: G1}
+  - {externalId: G6, name: Finance, parent: G1}
+users:
+  - {externalId: E1, firstName: Ann, lastName: Ash, email: ann@example.com,
+     accessInfo: {memberOf: [G2, G4]}}
+  - {externalId: E2, firstName: Bo, lastName: Birch, email: bo@example.com,
+     accessInfo: {memberOf: [G5]}}
+"#;
+
+/// Sales moves under Marketing, Team BDR is new under Sales, Office Tokyo
+/// goes, Support is renamed; Finance stays out of the picture.
+const REORG: &str = r#"
+externalGroups: [X1]
+groups:
+  - {externalId: G1, name: Acme}
+  - {externalId: G2, name: Sales, parent: G3}
+  - {externalId: G3, name: Marketing, parent: G1}
+  - {externalId: G5, name: Customer Care, parent: G1}
+  - {externalId: G6, name: Finance, parent: G1}
+  - {externalId: G7, name: Team BDR, parent: G2}
+users:
+  - {externalId: E1, firstName: Ann, lastName: Ash, email: ann@example.com,
+     accessInfo: {memberOf: [G2, G7]}}
+  - {externalId: E2, firstName: Bo, lastName: Birch, email: bo@example.com,
+     active: false, accessInfo: {memberOf: []}}
+"#;
+
+#[test]
+fn markdown_draws_the_changed_part_of_the_tree() {
+    let (base, plan) = case(REORG_BEFORE, REORG);
+    let review = Review::of_plan(&plan, &base)
+        .with_endpoint("https://bot:hunter2@org.api.example.com/v1/organization?api_key=k3y");
+    let md = markdown::render(&review, &MarkdownOptions::default());
+    snapshot("markdown_diagram_reorg", &md);
+    let diagram = mermaid_block(&md);
+    // The changed groups, their ancestors and the external parent; not Finance.
+    for label in [
+        "Acme",
+        "+ Team BDR",
+        "- Office Tokyo",
+        "~ Sales",
+        "~ Customer Care",
+        "was#58; Support",
+        "X1",
+    ] {
+        assert!(diagram.contains(label), "{label} missing:\n{diagram}");
+    }
+    assert!(!diagram.contains("Finance"), "{diagram}");
+    assert_eq!(diagram.matches("-. old parent .->").count(), 1);
+    // The diagram comes before the deletions; the endpoint has no secret.
+    assert!(md.find("```mermaid").unwrap() < md.find("### 🗑️").unwrap());
+    assert!(
+        md.contains("Target: <code>https&#58;//org.api.example.com/v1/organization</code>"),
+        "{md}"
+    );
+    for secret in ["hunter2", "bot", "k3y", "api_key"] {
+        assert!(!md.contains(secret), "`{secret}` in the comment");
+    }
+    // Title and deletions section count the same rows; the deleted group
+    // shows its parent; the deactivated user the groups they had.
+    assert!(
+        md.contains("## orgform plan: 1 to create, 3 to update, 1 deletion, 1 deactivation"),
+        "{md}"
+    );
+    assert!(md.contains("### 🗑️ 1 deletion, 1 deactivation"), "{md}");
+    assert!(
+        md.contains("| group | <code>G4</code> | Office Tokyo |  |  | <code>X1</code> |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| user | <code>E2</code> | Bo Birch | bo&#64;example.com | <code>G5</code> |  |"
+        ),
+        "{md}"
+    );
+    // A saved plan's document alone still draws the changed groups.
+    let doc_only = markdown::render(&Review::of_doc(plan.doc()), &MarkdownOptions::default());
+    assert!(mermaid_block(&doc_only).contains("+ Team BDR"));
+    assert!(doc_only.contains("Drawn from the saved plan alone"));
+}
+
+#[test]
+fn markdown_of_a_large_reorg_says_so_instead_of_drawing() {
+    let mut before = String::from("groups:\n  - {externalId: R, name: Root}\n");
+    let mut after = before.clone();
+    for i in 0..70 {
+        before.push_str(&format!(
+            "  - {{externalId: D{i:02}, name: Dept {i}, parent: R}}\n"
+        ));
+        after.push_str(&format!(
+            "  - {{externalId: D{i:02}, name: Department {i}, parent: R}}\n"
+        ));
+    }
+    let (base, plan) = case(&before, &after);
+    let md = markdown::render(&Review::of_plan(&plan, &base), &MarkdownOptions::default());
+    assert!(!md.contains("```mermaid"));
+    assert!(
+        md.contains("has 71 groups with their ancestors, more than the 60"),
+        "{md}"
+    );
+    let section = &md[md.find("### 🌳").unwrap()..md.find("### Deletions").unwrap()];
+    snapshot("markdown_diagram_large", section);
+}
+
+#[test]
+fn hostile_group_names_stay_inside_their_labels() {
+    let hostile = [
+        r#""]:::x --> evil["pwn"#,
+        "```\\n</details><img src=x onerror=alert(1)>",
+        "#quot; #35; ﬂ°lt;¶ß %% end",
+        "@team #12 [link](https://evil.example.com) | cell |",
+        "\u{202e}reversed\u{1b}[31m",
+        "A very long group name that goes on and on and on for far more than forty characters",
+    ];
+    let mut groups = String::from("groups:\n  - {externalId: R, name: Root}\n");
+    for (i, name) in hostile.iter().enumerate() {
+        let quoted = serde_json::to_string(name).unwrap();
+        groups.push_str(&format!(
+            "  - {{externalId: H{i}, name: {quoted}, parent: R}}\n"
+        ));
+    }
+    let before = "groups:\n  - {externalId: R, name: Root}\n";
+    let (base, plan) = case(before, &groups);
+    let md = markdown::render(&Review::of_plan(&plan, &base), &MarkdownOptions::default());
+    snapshot("markdown_diagram_hostile", &md);
+    let diagram = mermaid_block(&md);
+    let lines: Vec<&str> = diagram.lines().collect();
+    // One line per node, edge and class; every label closes on its own line.
+    assert_eq!(lines.len(), 1 + 7 + 6 + 2, "{diagram}");
+    for line in lines.iter().filter(|l| l.contains("[\"")) {
+        assert_eq!(line.matches('"').count(), 2, "{line}");
+        assert!(
+            line.ends_with("\"]:::created") || line.ends_with("\"]:::context"),
+            "{line}"
+        );
+    }
+    for bad in [
+        "<img",
+        "</details>",
+        "```\n<",
+        "\u{202e}",
+        "\u{1b}",
+        "-->  evil",
+    ] {
+        assert!(!diagram.contains(bad), "`{bad}` in the diagram");
+    }
+    // The comment outside the diagram is intact: one fence pair, details balanced.
+    assert_eq!(md.matches("```").count(), 2);
+    well_formed(&md);
+    assert!(diagram.contains("+ A very long group name that goes on and…"));
+}
+
+/// The body of the comment's only Mermaid block.
+fn mermaid_block(md: &str) -> String {
+    let start = md.find("```mermaid\n").expect("a mermaid block") + "```mermaid\n".len();
+    let len = md[start..].find("```").expect("the block closes");
+    md[start..start + len].to_owned()
+}
+
+#[test]
+fn the_diagram_is_left_out_before_any_deletion_row() {
+    let (base, plan) = case(REORG_BEFORE, REORG);
+    let review = Review::of_plan(&plan, &base);
+    let full = markdown::render(
+        &review,
+        &MarkdownOptions {
+            max_chars: usize::MAX,
+        },
+    );
+    let without = full.chars().count() - 500;
+    let md = markdown::render(&review, &MarkdownOptions { max_chars: without });
+    assert!(!md.contains("```mermaid"), "{md}");
+    assert!(
+        md.contains("Not shown: the diagram of the group tree"),
+        "{md}"
+    );
+    // Every deletion row is still there.
+    assert!(md.contains("| group | <code>G4</code>") && md.contains("| user | <code>E2</code>"));
+    assert!(md.chars().count() <= without);
+    well_formed(&md);
+}
+
+#[test]
+fn validation_comments_carry_the_marker_and_every_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nusers:\n  - {externalId: E1, firstName: A, lastName: B, email: a@example.com, fristName: x}\n  - {externalId: E1, firstName: \"<b>|\", lastName: B, email: a@example.com}\n",
+    )
+    .unwrap();
+    let diags = match orgform_spec::load(&path, &orgform_spec::LoadOptions::default()) {
+        Ok(_) => panic!("the spec is invalid"),
+        Err(d) => d,
+    };
+    let md = markdown::invalid_spec("specs/bad.yaml", &diags, &MarkdownOptions::default());
+    assert!(md.starts_with(markdown::MARKER));
+    assert!(md.contains("the spec is invalid"), "{md}");
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| ❌") || l.starts_with("| ⚠️"))
+            .count(),
+        diags.len()
+    );
+    assert!(md.contains("bad.yaml&#58;3&#58;"), "{md}");
+    assert!(!md.contains("a@example.com") && !md.contains("<b>"), "{md}");
+    let snap = md.replace(&dir.path().display().to_string(), "<tmp>");
+    snapshot("markdown_validate_invalid", &snap);
+    let cut = markdown::invalid_spec(
+        "specs/bad.yaml",
+        &diags,
+        &MarkdownOptions { max_chars: 1_500 },
+    );
+    assert!(
+        cut.contains("This comment was cut") && cut.chars().count() <= 1_500,
+        "{cut}"
+    );
+    let ok = markdown::valid_spec(
+        "specs/ok.yaml",
+        &orgform_spec::Diagnostics::new(),
+        &MarkdownOptions::default(),
+    );
+    assert!(
+        ok.starts_with(markdown::MARKER) && ok.contains("the spec is valid"),
+        "{ok}"
+    );
+}
+
+#[test]
+fn graph_renders_the_whole_tree_as_mermaid_and_dot() {
+    let (base, plan) = case(REORG_BEFORE, REORG);
+    let whole = crate::graph::GroupGraph::whole(&plan.effective_after().groups);
+    snapshot("graph_whole_mermaid", &whole.mermaid());
+    let marked =
+        crate::graph::GroupGraph::whole_with_changes(&base.groups, &plan.effective_after().groups);
+    let dot = marked.dot();
+    snapshot("graph_changes_dot", &dot);
+    assert!(dot.starts_with("digraph {"), "{dot}");
+    assert!(
+        dot.contains("style = dashed label = \"old parent\""),
+        "{dot}"
+    );
+    assert!(dot.contains("label = \"- Office Tokyo\""), "{dot}");
+    assert!(whole.mermaid().contains("Finance"));
 }
