@@ -201,6 +201,19 @@ pub struct Change {
     pub before: Option<Record>,
 }
 
+impl Change {
+    /// Whether this is an update that sets `active` from true to false (a
+    /// deactivation: the one definition every renderer uses).
+    pub fn deactivates(&self) -> bool {
+        self.action == Action::Update
+            && self.fields.iter().any(|f| {
+                f.path == "active"
+                    && f.before == Some(Value::Bool(true))
+                    && f.after == Some(Value::Bool(false))
+            })
+    }
+}
+
 /// One field of an update. An absent value (no phone, account-default
 /// timezone, root parent) is left out; a list is always a (sorted) array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

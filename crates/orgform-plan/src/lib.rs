@@ -16,7 +16,8 @@
 //!   format), rendered by [`markdown`] (a PR comment with a hidden marker and
 //!   a size cut), [`diff`] (a unified diff of the effective state before and
 //!   after), [`report`] (the deletions CSV) and [`compare`] (what changed
-//!   since a previously reviewed plan).
+//!   since a previously reviewed plan); [`graph`] draws the group hierarchy
+//!   (Mermaid, DOT), for the comment's diagram and `orgform graph`.
 //! - [`SavedPlan`] is a plan file (`orgform plan --out`): the reviewed plan,
 //!   the validated org, the base and the digests, with the checks `apply
 //!   PLANFILE` needs ([`SavedPlan::verify`], [`SavedPlan::check_state`]).
@@ -239,6 +240,7 @@ mod saved;
 pub mod compare;
 pub mod diff;
 mod escape;
+pub mod graph;
 pub mod markdown;
 pub mod redact;
 pub mod report;

@@ -1,4 +1,5 @@
-//! Plan renderers: Terraform-like [`text`] and the JSON contract ([`json`]).
+//! Plan renderers: Terraform-like [`text`] and the JSON contract ([`json`]);
+//! also a comparison's text ([`Comparison::text`], data from [`crate::compare`]).
 //!
 //! Both take the plan's document ([`PlanDoc`]), so a saved plan renders the
 //! same way without the state ([`text_doc`], [`json_doc`]). Neither reads
@@ -10,10 +11,11 @@
 
 use std::fmt::Write as _;
 
-use orgform_model::{AccessList, EffGroup, EffUser};
+use orgform_model::{AccessList, EffGroup, EffUser, Kind};
 use serde_json::Value;
 
 use crate::Plan;
+use crate::compare::{Comparison, Status};
 use crate::doc::{Action, Change, PlanDoc, Record};
 use crate::escape::{clean, quote};
 
@@ -211,7 +213,7 @@ fn write_change(out: &mut String, p: &Painter, change: &Change) {
         clean(&change.label),
         match change.action {
             Action::Create => " will be created",
-            Action::Update if deactivates(change) => " will be DEACTIVATED",
+            Action::Update if change.deactivates() => " will be DEACTIVATED",
             Action::Update => " will be updated",
             Action::Delete => " will be DELETED",
         }
@@ -262,15 +264,6 @@ fn write_change(out: &mut String, p: &Painter, change: &Change) {
             value
         );
     }
-}
-
-/// Whether an update sets `active` from true to false.
-fn deactivates(change: &Change) -> bool {
-    change.fields.iter().any(|f| {
-        f.path == "active"
-            && f.after == Some(Value::Bool(false))
-            && f.before == Some(Value::Bool(true))
-    })
 }
 
 /// Every present field of a record, in the spec's order, the externalId
@@ -343,6 +336,55 @@ fn show_plain(v: &Value) -> String {
         Value::String(s) => quote(s),
         Value::Array(_) => show_value(Some(v)),
         other => clean(&other.to_string()),
+    }
+}
+
+impl Comparison {
+    /// The comparison (see [`crate::compare`]) as text, for the terminal;
+    /// `source` names the reviewed plan (its file).
+    pub fn text(&self, source: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Compared with the reviewed plan {} ({}):",
+            quote(source),
+            self.previous.plan_digest
+        );
+        let _ = writeln!(out, "  {}.", self.headline());
+        if self.is_identical() {
+            return out;
+        }
+        for kind in [Kind::User, Kind::Group] {
+            let cells: Vec<String> = self
+                .counts
+                .iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| match c.delta() {
+                    0 => format!("{} {} -> {}", c.action, c.previous, c.current),
+                    d => format!("{} {} -> {} ({d:+})", c.action, c.previous, c.current),
+                })
+                .collect();
+            let _ = writeln!(out, "  {:7} {}", format!("{kind}s:"), cells.join(", "));
+        }
+        for note in self.notes() {
+            let _ = writeln!(out, "  {note}");
+        }
+        for r in &self.records {
+            let mark = match r.status {
+                Status::Added => '+',
+                Status::Removed => '-',
+                Status::Changed => '~',
+            };
+            let _ = writeln!(
+                out,
+                "  {mark} {} {} ({}) {}",
+                r.kind,
+                quote(&r.external_id),
+                clean(&r.label),
+                clean(&Comparison::describe(r))
+            );
+        }
+        out
     }
 }
 
