@@ -61,9 +61,16 @@ pub enum Command {
         after_help = "Examples:\n  orgform fmt specs/acme\n  orgform fmt --check specs/acme   # CI: exit 1 and list the files fmt would change"
     )]
     Fmt(FmtArgs),
-    /// Print the JSON Schema of the spec, for editors.
-    #[command(after_help = "Example:\n  orgform schema > orgform.schema.json")]
-    Schema,
+    /// Turn an HR system's export (CSV or JSON) into spec files, through a preset or a mapping.
+    #[command(
+        after_help = "Examples:\n  orgform import export.csv --preset alexis --out specs/acme\n  orgform import --print-preset alexis > mapping.yaml\n  orgform import a.csv b.json --mapping mapping.yaml --out specs/acme"
+    )]
+    Import(ImportArgs),
+    /// Print the JSON Schema of the spec (or of an import mapping), for editors.
+    #[command(
+        after_help = "Examples:\n  orgform schema > orgform.schema.json\n  orgform schema --mapping > orgform-mapping.schema.json"
+    )]
+    Schema(SchemaArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  orgform completions bash > /etc/bash_completion.d/orgform")]
     Completions(CompletionsArgs),
@@ -256,6 +263,46 @@ pub struct FmtArgs {
     /// Change nothing; list the files that are not formatted and exit 1 if there are any.
     #[arg(long)]
     pub check: bool,
+}
+
+/// `orgform import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The exports: CSV (header row; `,` `;` or tab) or JSON (an array of objects), concatenated.
+    #[arg(value_name = "SOURCE", required_unless_present = "print_preset")]
+    pub sources: Vec<PathBuf>,
+    /// A mapping shipped in orgform: `alexis` (Alexis HR's employee report).
+    #[arg(long, value_name = "NAME", conflicts_with = "mapping", required_unless_present_any = ["mapping", "print_preset"])]
+    pub preset: Option<String>,
+    /// A mapping file (YAML; `orgform schema --mapping` is its schema).
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// The spec directory to write users.yaml, groups.yaml and attributes.yaml into.
+    #[arg(long, value_name = "DIR", required_unless_present = "print_preset")]
+    pub out: Option<PathBuf>,
+    /// Print a preset's mapping (a start for your own) and exit.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["preset", "mapping", "out", "sources"])]
+    pub print_preset: Option<String>,
+    /// How to print diagnostics: `text` on stderr, or `json` on stdout.
+    #[arg(long, value_enum, default_value_t = ImportFormat::Text)]
+    pub format: ImportFormat,
+}
+
+/// `orgform import` diagnostic formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// For people: rustc-like, on stderr.
+    Text,
+    /// For machines: `{"formatVersion": 1, "ok": bool, "diagnostics": [...]}` on stdout.
+    Json,
+}
+
+/// `orgform schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of an `orgform import` mapping file instead of a spec.
+    #[arg(long)]
+    pub mapping: bool,
 }
 
 /// `orgform completions`.

@@ -59,7 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ForceUnlock(a) => commands::state::force_unlock(&a),
         Command::Sim(a) => commands::sim::run(&a),
         Command::Fmt(a) => commands::fmt::run(&a),
-        Command::Schema => commands::schema::run(),
+        Command::Import(a) => commands::import::run(&a),
+        Command::Schema(a) => commands::schema::run(&a),
         Command::Completions(a) => commands::schema::completions(&a),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod fmt;
+pub mod import;
 pub mod plan;
 pub mod preflight;
 pub mod schema;

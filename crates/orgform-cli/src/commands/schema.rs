@@ -6,13 +6,19 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::args::{Cli, CompletionsArgs};
+use crate::args::{Cli, CompletionsArgs, SchemaArgs};
 
 /// Runs `orgform schema`: prints the spec's JSON Schema (the same text as
-/// the committed `schema/orgform.schema.json`).
-pub fn run() -> anyhow::Result<ExitCode> {
+/// the committed `schema/orgform.schema.json`), or with `--mapping` the
+/// schema of an `orgform import` mapping.
+pub fn run(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
+    let text = if args.mapping {
+        orgform_import::mapping_schema_text()
+    } else {
+        orgform_spec::spec_schema_text()
+    };
     let mut out = std::io::stdout().lock();
-    out.write_all(orgform_spec::spec_schema_text().as_bytes())?;
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
