@@ -148,9 +148,16 @@ fn a_503_storm_longer_than_the_budget_fails_cleanly() {
     assert!(err.contains("retries exhausted"), "{err}");
     assert!(err.contains("nothing was changed on the server"), "{err}");
     assert!(!err.to_lowercase().contains("may have applied"), "{err}");
+    // The budget, not --max-retries 50, ended the retries: count them.
+    let attempts: u32 = err
+        .split(" attempts, retries exhausted")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("an attempt count in: {err}"));
     assert!(
-        took < Duration::from_secs(6),
-        "the budget bounds the retries: took {took:?}"
+        (2..51).contains(&attempts),
+        "a 1 s budget stops long before 51 attempts: {attempts}"
     );
     assert_eq!(state_bytes(&work), before, "state intact");
     assert_eq!(outcomes(&work), ["applied", "failed"]);
@@ -161,16 +168,9 @@ fn a_503_storm_longer_than_the_budget_fails_cleanly() {
     assert_converged(&work, abd.to_str().unwrap());
     assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
     assert_no_token_in_files(work.path());
-    let attempts = err
-        .split("retries exhausted")
-        .next()
-        .and_then(|s| s.rsplit('(').next())
-        .unwrap_or("?")
-        .trim_end_matches(", ")
-        .to_owned();
     println!("RELIABILITY token-check: {}", token_figures());
     println!(
-        "RELIABILITY 503-storm: endless 503s, --retry-budget 1s: {attempts}, failed after \
+        "RELIABILITY 503-storm: endless 503s, --retry-budget 1s: {attempts} attempts, failed after \
          {took:.1?}, nothing applied, state byte-identical, history [applied, failed], then converged"
     );
 }
@@ -314,9 +314,7 @@ fn the_specs_target_settings_bound_the_client() {
             "version: 1\ntarget:\n  maxRetries: 0\n  requestTimeoutSecs: 1\n  retryBudgetSecs: 1\n",
         ),
     );
-    let started = Instant::now();
     let run = apply(&work, &sim, spec.to_str().unwrap(), &[]);
-    let took = started.elapsed();
     run.expect_code(1);
     let err = run.stderr();
     assert!(
@@ -331,7 +329,6 @@ fn the_specs_target_settings_bound_the_client() {
         err.contains("nothing was applied") || err.contains("nothing was changed"),
         "the validate-only request timed out: nothing can have been applied:\n{err}"
     );
-    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(!work.state().exists());
     assert_eq!(outcomes(&work), ["failed"]);
 

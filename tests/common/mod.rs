@@ -447,12 +447,20 @@ pub const TRACE_ENV: [(&str, &str); 2] = [("FRANKLY_API_TOKEN", TOKEN), ("RUST_L
 /// Outputs and bytes checked for the token so far in this test binary.
 static CHECKED: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
 
-/// What [`assert_clean`] has checked so far, for the RELIABILITY figures.
+/// What [`assert_clean`] has checked so far, for the RELIABILITY figures
+/// (`scripts/reliability.sh` collects the printed lines). Fails when this
+/// test binary checked no output at all: a figure must come from checks
+/// that ran.
+#[track_caller]
 pub fn token_figures() -> String {
+    let outputs = CHECKED.0.load(Ordering::Relaxed);
+    let bytes = CHECKED.1.load(Ordering::Relaxed);
+    assert!(
+        outputs > 0 && bytes > 0,
+        "no orgform output was checked for the token: the figure would be a claim"
+    );
     format!(
-        "{} outputs ({} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic",
-        CHECKED.0.load(Ordering::Relaxed),
-        CHECKED.1.load(Ordering::Relaxed)
+        "{outputs} outputs ({bytes} bytes) of orgform runs with RUST_LOG=trace checked, no token, no panic"
     )
 }
 

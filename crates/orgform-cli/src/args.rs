@@ -51,6 +51,11 @@ pub enum Command {
     /// Remove a state lock left behind by a crashed run.
     #[command(after_help = "Example:\n  orgform force-unlock --state .orgform/state.json")]
     ForceUnlock(ForceUnlockArgs),
+    /// The audit trail: every apply attempt, who ran it, what it created, deleted and deactivated.
+    #[command(
+        after_help = "Examples:\n  orgform history\n  orgform history --id E001060          # who created or deleted E001060, and when\n  orgform history --since 2026-11-01 --format json"
+    )]
+    History(HistoryArgs),
     /// Run a local emulator of the &frankly organization API.
     #[command(
         after_help = "Example:\n  orgform sim --listen 127.0.0.1:0 --token-env SIM_TOKEN --data sim.json"
@@ -58,9 +63,14 @@ pub enum Command {
     Sim(SimArgs),
     /// Rewrite spec files in the canonical key order and layout (comments kept).
     #[command(
-        after_help = "Examples:\n  orgform fmt specs/acme\n  orgform fmt --check specs/acme   # CI: exit 1 and list the files fmt would change"
+        after_help = "Examples:\n  orgform fmt specs/acme\n  orgform fmt --check specs/acme   # CI: exit 1 and list the files fmt would change\n  orgform fmt --fix specs/acme     # also quote bare numeric ids and phones, yes/no -> true/false"
     )]
     Fmt(FmtArgs),
+    /// Draw the group hierarchy (after the plan) as Mermaid or Graphviz DOT.
+    #[command(
+        after_help = "Examples:\n  orgform graph specs/acme --changes > tree.mmd\n  orgform graph specs/acme --format dot | dot -Tsvg > tree.svg"
+    )]
+    Graph(GraphArgs),
     /// Turn an HR system's export (CSV or JSON) into spec files, through a preset or a mapping.
     #[command(
         after_help = "Examples:\n  orgform import export.csv --preset alexis --out specs/acme\n  orgform import --print-preset alexis > mapping.yaml\n  orgform import a.csv b.json --mapping mapping.yaml --out specs/acme"
@@ -79,8 +89,9 @@ pub enum Command {
 /// Where the state lives.
 #[derive(Debug, Args, Clone)]
 pub struct StateArg {
-    /// The state file [default: $ORGFORM_STATE, else ./.orgform/state.json].
-    #[arg(long, value_name = "PATH")]
+    /// The state file, or a PostgreSQL URL `postgres://USER@HOST:PORT/DB?name=NAME` (password
+    /// from PGPASSWORD or ~/.pgpass) [default: $ORGFORM_STATE, else ./.orgform/state.json].
+    #[arg(long, value_name = "PATH|URL")]
     pub state: Option<PathBuf>,
 }
 
@@ -93,6 +104,9 @@ pub struct ValidateArgs {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
+    /// Draw every diagnostic (text output sums up those past the first three of one code; JSON always has all).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Diagnostic output formats.
@@ -102,6 +116,8 @@ pub enum DiagnosticFormat {
     Text,
     /// For machines.
     Json,
+    /// A pull-request comment (the plan comment's marker), for CI.
+    Markdown,
 }
 
 /// Plan output formats.
@@ -162,10 +178,13 @@ pub struct ApplyArgs {
     pub input: PathBuf,
     #[command(flatten)]
     pub state: StateArg,
-    /// Apply without asking for confirmation (required without a terminal).
+    /// Apply a spec without asking for confirmation (required without a terminal).
     #[arg(long)]
     pub auto_approve: bool,
-    /// The organization endpoint [default: the spec's target.endpoint, else &frankly's].
+    /// Ask for `yes` before applying a saved plan too (a saved plan was reviewed: by default it is applied without asking).
+    #[arg(long, conflicts_with = "auto_approve")]
+    pub confirm: bool,
+    /// The organization endpoint [default: $ORGFORM_ENDPOINT, else the spec's target.endpoint, else the state's, else &frankly's].
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Send this state's records to an endpoint other than the one it was applied to.
@@ -209,11 +228,56 @@ pub struct ShowArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Serial, lineage, counts and the last apply.
-    #[command(after_help = "Example:\n  orgform state show --state .orgform/state.json")]
-    Show(StateArg),
+    #[command(
+        after_help = "Examples:\n  orgform state show --state .orgform/state.json\n  orgform state show --serial 41 --state 'postgres://ops@db.example.com/orgform?name=acme'"
+    )]
+    Show(StateShowArgs),
     /// The managed users and groups.
     #[command(after_help = "Example:\n  orgform state list | grep E001")]
     List(StateArg),
+    /// Print the current state as JSON on stdout (any store).
+    #[command(after_help = "Example:\n  orgform state pull --state 'postgres://ops@db.example.com/orgform?name=acme' > state.json")]
+    Pull(StateArg),
+    /// Write a state file into the store, checked like a commit (same lineage, higher serial;
+    /// a store without a state takes any).
+    #[command(
+        after_help = "Example (move a file state to PostgreSQL):\n  orgform state push .orgform/state.json --state 'postgres://ops@db.example.com/orgform?name=acme'"
+    )]
+    Push(StatePushArgs),
+    /// Drop all but the newest N versions (PostgreSQL store).
+    #[command(after_help = "Example:\n  orgform state prune --keep 5 --state 'postgres://ops@db.example.com/orgform?name=acme'")]
+    Prune(StatePruneArgs),
+}
+
+/// `orgform state show`.
+#[derive(Debug, Args)]
+pub struct StateShowArgs {
+    #[command(flatten)]
+    pub state: StateArg,
+    /// Show this kept version instead of the current one (PostgreSQL keeps the last `keep`; a
+    /// file, the current state and its backup).
+    #[arg(long, value_name = "N")]
+    pub serial: Option<u64>,
+}
+
+/// `orgform state push`.
+#[derive(Debug, Args)]
+pub struct StatePushArgs {
+    /// The state file to write into the store.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub state: StateArg,
+}
+
+/// `orgform state prune`.
+#[derive(Debug, Args)]
+pub struct StatePruneArgs {
+    /// How many of the newest versions to keep (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    #[command(flatten)]
+    pub state: StateArg,
 }
 
 /// `orgform force-unlock`.
@@ -224,6 +288,35 @@ pub struct ForceUnlockArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Also when the holder is still running: a PostgreSQL holder's session is ended
+    /// (pg_terminate_backend), so it commits nothing.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `orgform history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub state: StateArg,
+    /// Output format: text for people, json for the stored lines (one object per line).
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+    /// Only the attempts that created, deleted or deactivated this user or group.
+    #[arg(long, value_name = "EXTERNALID")]
+    pub id: Option<String>,
+    /// Only the attempts at or after this time (RFC 3339: 2026-11-01 or 2026-11-01T10:00:00Z).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+/// `orgform history --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// For people.
+    Text,
+    /// JSON Lines, as stored.
+    Json,
 }
 
 /// `orgform sim`.
@@ -252,6 +345,35 @@ pub struct SimArgs {
     /// Inject a fault: latency=200ms, fail=3 (next 3 answer 503), drop-after-commit=1.
     #[arg(long, value_name = "FAULT")]
     pub fault: Vec<String>,
+    /// Take at most N changes of a kind per request (1..=20000, default 20000, the API's cap);
+    /// a request whose limit is above N is refused (invalidRequest).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20000))]
+    pub max_per_request: Option<u32>,
+}
+
+/// `orgform graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// A spec file, or a directory of *.yaml/*.yml files.
+    #[arg(value_name = "SPEC", default_value = "orgform.yaml")]
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub state: StateArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+    /// Mark what the plan creates, deletes, renames and moves (old parents dashed).
+    #[arg(long)]
+    pub changes: bool,
+}
+
+/// `orgform graph` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart (GitHub and GitLab draw it in Markdown).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
 }
 
 /// `orgform fmt`.
@@ -263,6 +385,10 @@ pub struct FmtArgs {
     /// Change nothing; list the files that are not formatted and exit 1 if there are any.
     #[arg(long)]
     pub check: bool,
+    /// Also fix the mechanical problems in place: quote numbers where strings belong (ids,
+    /// phones), turn yes/no/on/off into true/false; say what is left.
+    #[arg(long)]
+    pub fix: bool,
 }
 
 /// `orgform import`.

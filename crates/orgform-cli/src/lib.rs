@@ -13,6 +13,7 @@
 pub mod args;
 pub mod commands;
 pub mod output;
+pub mod signals;
 
 use std::process::ExitCode;
 
@@ -57,8 +58,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(a) => commands::show::run(&a),
         Command::State(a) => commands::state::run(&a),
         Command::ForceUnlock(a) => commands::state::force_unlock(&a),
+        Command::History(a) => commands::history::run(&a),
         Command::Sim(a) => commands::sim::run(&a),
         Command::Fmt(a) => commands::fmt::run(&a),
+        Command::Graph(a) => commands::graph::run(&a),
         Command::Import(a) => commands::import::run(&a),
         Command::Schema(a) => commands::schema::run(&a),
         Command::Completions(a) => commands::schema::completions(&a),

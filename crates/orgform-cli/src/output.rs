@@ -32,18 +32,29 @@ pub fn print_stderr(text: &str) {
     let _ = err.flush();
 }
 
-/// Prints an error and its cause chain, one cause a line.
+/// Prints an error and its cause chain, one cause a line. Every line goes
+/// through the one escaping step ([`orgform_model::text::clean`]): an error
+/// can quote a spec, a state, a lock file or a server.
 pub fn print_error(err: &anyhow::Error) {
-    let (red, bold, reset) = if stderr_color() {
-        ("\x1b[1;31m", "\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "", "")
-    };
-    let mut text = format!("{red}error{reset}{bold}: {err}{reset}\n");
+    use orgform_model::palette::{self, EMPHASIS, ERROR};
+    let on = stderr_color();
+    let mut text = format!(
+        "{}{}\n",
+        palette::paint(on, ERROR, "error"),
+        palette::paint(on, EMPHASIS, &format!(": {}", escaped_lines(&err.to_string())))
+    );
     for cause in err.chain().skip(1) {
-        text.push_str(&format!("  caused by: {cause}\n"));
+        text.push_str(&format!("  caused by: {}\n", escaped_lines(&cause.to_string())));
     }
     print_stderr(&text);
+}
+
+/// `clean` on each line, the line breaks kept.
+fn escaped_lines(text: &str) -> String {
+    text.split('\n')
+        .map(orgform_model::text::clean)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether an error is a write to a pipe whose reader has gone.

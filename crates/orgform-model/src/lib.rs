@@ -24,6 +24,7 @@
 //! assert!(user.active);
 //! ```
 
+pub mod palette;
 pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,11 +2,11 @@
 //! PLANFILE` can apply exactly that, or refuse.
 
 use orgform_model::DesiredOrg;
+use orgform_spec::{Diagnostics, ValidatedSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::doc::{FORMAT_VERSION, PlanDoc};
-use crate::render::{self, TextOptions};
-use crate::{Plan, PlanOptions};
+use crate::{Base, Plan, PlanOptions};
 
 /// Why a saved plan cannot be applied. Messages are lowercase and name the
 /// values involved in backticks.
@@ -48,16 +48,22 @@ pub enum SavedPlanError {
         /// The current state's serial.
         current: u64,
     },
-    /// The state was applied to another endpoint than when the plan was made.
+    /// The saved org no longer validates (edited, or made by an orgform
+    /// whose rules differ).
     #[error(
-        "the plan was made for a state applied to {saved}, but the state now names {current}; \
-         make a new plan"
+        "the org in the saved plan is not valid ({} problem(s)): it was altered or made by an \
+         incompatible version; make a new plan",
+        .0.len()
     )]
-    EndpointMismatch {
-        /// The saved endpoint, in backticks, or `no endpoint`.
-        saved: String,
-        /// The current endpoint, described the same way.
-        current: String,
+    InvalidOrg(Diagnostics),
+    /// Every wave of the plan is applied already (the state's rollout says so).
+    #[error(
+        "the plan is stale: it is already applied (all {waves} waves); make a new plan to change \
+         anything more"
+    )]
+    AlreadyApplied {
+        /// The plan's waves.
+        waves: usize,
     },
     /// Replanned with another `--force` than the saved plan.
     #[error("the plan was made {saved}; apply it the same way")]
@@ -167,16 +173,6 @@ impl SavedPlan {
         }
     }
 
-    /// The reviewed plan as text, without the state.
-    pub fn render_text(&self, options: &TextOptions) -> String {
-        render::text_doc(&self.plan, options)
-    }
-
-    /// The reviewed plan as JSON, without the state.
-    pub fn render_json(&self) -> String {
-        render::json_doc(&self.plan)
-    }
-
     /// Whether the file agrees with itself: its format version, its plan
     /// digest against its plan, its spec digest against its plan and org.
     /// Needs no state; [`SavedPlan::verify`] includes it.
@@ -251,22 +247,70 @@ impl SavedPlan {
         Ok(())
     }
 
-    /// [`SavedPlan::check_base`], and whether the state still names the
-    /// endpoint it named when the plan was made.
-    pub fn check_state(
-        &self,
-        lineage: Option<&str>,
-        serial: u64,
-        endpoint: Option<&str>,
-    ) -> Result<(), SavedPlanError> {
-        self.check_base(lineage, serial)?;
-        if endpoint != self.base.endpoint.as_deref() {
-            return Err(SavedPlanError::EndpointMismatch {
-                saved: describe_endpoint(self.base.endpoint.as_deref()),
-                current: describe_endpoint(endpoint),
+    /// The one check `apply PLANFILE` and `show PLANFILE` make: the file
+    /// agrees with itself, `base` is the state it was made against, its org
+    /// still validates, and planning that org against `base` with the saved
+    /// options gives exactly the reviewed plan. Returns the validated org
+    /// and the plan, which is then what was reviewed, byte for byte.
+    pub fn replan(&self, base: Base<'_>) -> Result<(ValidatedSpec, Plan), SavedPlanError> {
+        self.check_integrity()?;
+        self.check_base(base.lineage, base.serial)?;
+        let spec = orgform_spec::validate_org(self.org.clone()).map_err(SavedPlanError::InvalidOrg)?;
+        let plan = crate::plan(&spec, base, &self.options());
+        self.verify(&plan)?;
+        Ok((spec, plan))
+    }
+
+    /// [`SavedPlan::replan`] for a plan applied in waves and stopped after
+    /// `done` of them (the state's `rollout` names this plan's digest: the
+    /// caller checks that): the state must be this plan's lineage at its
+    /// base serial + `done`, and planning the saved org against it must give
+    /// exactly the plan's remaining waves (the same changes, counts and
+    /// order, renumbered from 1). Returns the validated org and that plan of
+    /// the remaining waves.
+    pub fn resume(&self, base: Base<'_>, done: usize) -> Result<(ValidatedSpec, Plan), SavedPlanError> {
+        self.check_integrity()?;
+        let total = self.plan.waves.len();
+        if done >= total {
+            return Err(SavedPlanError::AlreadyApplied { waves: total });
+        }
+        let expected = self.base.serial + done as u64;
+        let base_lineage = self.base.lineage.as_deref();
+        if base_lineage.is_some() && base.lineage != base_lineage {
+            return Err(SavedPlanError::LineageMismatch {
+                saved: format!("state lineage `{}`", base_lineage.unwrap_or_default()),
+                current: match base.lineage {
+                    Some(l) => format!("the state has lineage `{l}`"),
+                    None => "there is no state".to_owned(),
+                },
             });
         }
-        Ok(())
+        if base.serial != expected {
+            return Err(SavedPlanError::Stale {
+                saved: expected,
+                current: base.serial,
+            });
+        }
+        let spec = orgform_spec::validate_org(self.org.clone()).map_err(SavedPlanError::InvalidOrg)?;
+        let plan = crate::plan(&spec, base, &self.options());
+        let remaining: Vec<_> = self
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.wave as usize > done)
+            .map(|c| {
+                let mut c = c.clone();
+                c.wave -= done as u32;
+                c
+            })
+            .collect();
+        if plan.doc().changes != remaining || plan.doc().waves[..] != self.plan.waves[done..] {
+            return Err(SavedPlanError::Differs {
+                saved: self.plan_digest.clone(),
+                replanned: plan.digest(),
+            });
+        }
+        Ok((spec, plan))
     }
 
     /// Whether `replanned` (the saved org, validated again, planned against
@@ -291,12 +335,5 @@ impl SavedPlan {
             });
         }
         Ok(())
-    }
-}
-
-fn describe_endpoint(endpoint: Option<&str>) -> String {
-    match endpoint {
-        Some(e) => format!("`{e}`"),
-        None => "no endpoint".to_owned(),
     }
 }

@@ -27,6 +27,9 @@ pub enum Outcome {
     Refused,
     /// The operator did not confirm it.
     Declined,
+    /// A signal (SIGINT, SIGTERM) stopped it before anything was applied,
+    /// or after the last request in flight was answered.
+    Interrupted,
 }
 
 impl Outcome {
@@ -38,6 +41,7 @@ impl Outcome {
             Outcome::MaybeApplied => "maybeApplied",
             Outcome::Refused => "refused",
             Outcome::Declined => "declined",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -78,42 +82,161 @@ pub struct ChangeCounts {
     pub groups: KindCounts,
 }
 
-/// One line of `history.jsonl`: one apply attempt, whatever its outcome.
+/// Who ran an attempt: the local user and host, and the CI job when there
+/// is one (DESIGN section 10).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    /// The login name (`USER`, else `LOGNAME`, else the uid).
+    #[serde(default)]
+    pub user: String,
+    /// The host name.
+    #[serde(default)]
+    pub host: String,
+    /// The CI job, where the environment names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiIdentity>,
+}
+
+/// A CI job's identity, read from the variables its CI system sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiIdentity {
+    /// `github` or `gitlab`.
+    pub system: String,
+    /// Who triggered the job (`GITHUB_ACTOR`, `GITLAB_USER_LOGIN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// The run or pipeline (`GITHUB_RUN_ID`, `CI_PIPELINE_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The commit the job ran on (`GITHUB_SHA`, `CI_COMMIT_SHA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+}
+
+impl Actor {
+    /// The actor of this process, from its environment.
+    pub fn current() -> Actor {
+        Actor::from_env(|name| std::env::var(name).ok())
+    }
+
+    /// The actor described by `var` (an environment lookup); empty values
+    /// count as unset. GitHub is recognised by `GITHUB_ACTIONS=true`, GitLab
+    /// by `GITLAB_CI=true`.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Actor {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let user = get("USER")
+            .or_else(|| get("LOGNAME"))
+            .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()));
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let ci = if get("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+            Some(CiIdentity {
+                system: "github".to_owned(),
+                actor: get("GITHUB_ACTOR"),
+                run_id: get("GITHUB_RUN_ID"),
+                commit_sha: get("GITHUB_SHA"),
+            })
+        } else if get("GITLAB_CI").is_some_and(|v| v == "true") {
+            Some(CiIdentity {
+                system: "gitlab".to_owned(),
+                actor: get("GITLAB_USER_LOGIN"),
+                run_id: get("CI_PIPELINE_ID"),
+                commit_sha: get("CI_COMMIT_SHA"),
+            })
+        } else {
+            None
+        };
+        Actor { user, host, ci }
+    }
+}
+
+/// externalIds of one kind of change, users and groups, each sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordIds {
+    /// User externalIds.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Group externalIds.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl RecordIds {
+    /// Whether neither list has an id.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty()
+    }
+
+    /// Whether `id` is in either list.
+    pub fn contains(&self, id: &str) -> bool {
+        self.users.iter().chain(&self.groups).any(|x| x == id)
+    }
+}
+
+/// One line of `history.jsonl` (or one history row of another store): one
+/// attempt, whatever its outcome (DESIGN section 10).
 ///
 /// Make one with [`HistoryEntry::new`] and fill in the rest. Fields may be
-/// added later; readers ignore fields they do not know.
+/// added later; readers ignore fields they do not know, and every field
+/// added after the first release has a default, so old lines still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     /// When, RFC 3339 UTC.
     pub time: String,
-    /// The command, e.g. `orgform apply`.
-    pub command: String,
+    /// The orgform version that wrote the line.
+    #[serde(default)]
+    pub tool_version: String,
     /// How it ended.
     pub outcome: Outcome,
+    /// Who ran it.
+    #[serde(default)]
+    pub actor: Actor,
+    /// The command, e.g. `orgform apply` or `orgform apply plan.orgplan`.
+    pub command: String,
+    /// Where the requests went (or would have gone), without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// The state's lineage (after the apply, for a first apply that wrote
     /// one; `None` when there was no state and none was written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<String>,
+    /// The plan's digest.
+    pub plan_digest: String,
+    /// The spec's digest.
+    pub spec_digest: String,
     /// The serial of the state the attempt started from (0 = none).
     #[serde(default)]
     pub serial_before: u64,
     /// The serial written, when a new state was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial_after: Option<u64>,
-    /// The plan's digest.
-    pub plan_digest: String,
-    /// The spec's digest.
-    pub spec_digest: String,
-    /// Where the request went (or would have gone).
+    /// The wave this line is about (1-based), for a plan sent in waves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// What the plan counted.
+    pub wave: Option<u32>,
+    /// How many waves the plan has (1 for an ordinary plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waves: Option<u32>,
+    /// What the plan (or this wave of it) counted.
     #[serde(default)]
     pub planned: ChangeCounts,
     /// What the server reported, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported: Option<ChangeCounts>,
+    /// The records this attempt created (or would have), by externalId.
+    #[serde(default)]
+    pub created: RecordIds,
+    /// The records this attempt deleted (or would have).
+    #[serde(default)]
+    pub deleted: RecordIds,
+    /// The users this attempt deactivated (or would have).
+    #[serde(default)]
+    pub deactivated: RecordIds,
     /// Whether `--force` overrode the safety thresholds.
     #[serde(default)]
     pub forced: bool,
@@ -123,7 +246,8 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// An entry timed now, with no base state, no counts and no message.
+    /// An entry timed now, by the current [`Actor`], with no base state,
+    /// no counts, no ids and no message.
     pub fn new(
         command: &str,
         outcome: Outcome,
@@ -132,19 +256,31 @@ impl HistoryEntry {
     ) -> HistoryEntry {
         HistoryEntry {
             time: now_rfc3339(),
-            command: command.to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             outcome,
+            actor: Actor::current(),
+            command: command.to_owned(),
+            endpoint: None,
             lineage: None,
-            serial_before: 0,
-            serial_after: None,
             plan_digest: plan_digest.to_owned(),
             spec_digest: spec_digest.to_owned(),
-            endpoint: None,
+            serial_before: 0,
+            serial_after: None,
+            wave: None,
+            waves: None,
             planned: ChangeCounts::default(),
             reported: None,
+            created: RecordIds::default(),
+            deleted: RecordIds::default(),
+            deactivated: RecordIds::default(),
             forced: false,
             message: None,
         }
+    }
+
+    /// Whether this line names `id` as created, deleted or deactivated.
+    pub fn mentions(&self, id: &str) -> bool {
+        self.created.contains(id) || self.deleted.contains(id) || self.deactivated.contains(id)
     }
 }
 
@@ -205,6 +341,12 @@ mod tests {
     fn entry(outcome: Outcome) -> HistoryEntry {
         let mut e = HistoryEntry::new("orgform apply", outcome, "sha256:p", "sha256:s");
         e.time = "2026-11-23T10:00:00Z".to_owned();
+        e.tool_version = "0.0.0".to_owned();
+        e.actor = Actor {
+            user: "ops".to_owned(),
+            host: "box".to_owned(),
+            ci: None,
+        };
         e
     }
 
@@ -217,6 +359,10 @@ mod tests {
         e.planned.users.create = 2;
         e.planned.groups.delete = 1;
         e.forced = true;
+        e.wave = Some(2);
+        e.waves = Some(3);
+        e.created.users = vec!["E1".to_owned()];
+        e.deleted.groups = vec!["G9".to_owned()];
         e.message = Some("no answer after the request was sent".to_owned());
         insta::with_settings!({
             snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-state"),
@@ -224,6 +370,56 @@ mod tests {
         }, {
             insta::assert_snapshot!("history_line", serde_json::to_string(&e).unwrap());
         });
+    }
+
+    #[test]
+    fn the_actor_names_the_ci_job() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let github = Actor::from_env(env(&[
+            ("USER", "runner"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_ACTOR", "octocat"),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_SHA", "abc123"),
+        ]));
+        assert_eq!(github.user, "runner");
+        let ci = github.ci.expect("a GitHub job");
+        assert_eq!(
+            (
+                ci.system.as_str(),
+                ci.actor.as_deref(),
+                ci.run_id.as_deref()
+            ),
+            ("github", Some("octocat"), Some("42"))
+        );
+        assert_eq!(ci.commit_sha.as_deref(), Some("abc123"));
+        let gitlab = Actor::from_env(env(&[
+            ("GITLAB_CI", "true"),
+            ("GITLAB_USER_LOGIN", "alice"),
+            ("CI_PIPELINE_ID", "7"),
+            ("CI_COMMIT_SHA", "def"),
+        ]));
+        let ci = gitlab.ci.expect("a GitLab job");
+        assert_eq!(ci.system, "gitlab");
+        assert_eq!(ci.actor.as_deref(), Some("alice"));
+        assert!(gitlab.user.starts_with("uid "), "no USER: the uid");
+        let local = Actor::from_env(env(&[("USER", "ops"), ("GITHUB_ACTOR", "x")]));
+        assert_eq!(local.ci, None, "GITHUB_ACTOR alone is not a GitHub job");
+    }
+
+    #[test]
+    fn an_old_line_without_the_new_fields_still_reads() {
+        let old = r#"{"time":"2026-11-23T10:00:00Z","command":"orgform apply","outcome":"applied","serialBefore":0,"planDigest":"sha256:p","specDigest":"sha256:s"}"#;
+        let e: HistoryEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(e.outcome, Outcome::Applied);
+        assert!(e.created.is_empty() && e.actor.user.is_empty());
     }
 
     #[test]

@@ -3,18 +3,20 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use orgform_model::EffectiveOrg;
 use orgform_plan::review::Review;
-use orgform_plan::{Plan, PlanOptions, SavedPlan, diff, markdown, report};
+use orgform_plan::{Plan, PlanOptions, SavedPlan, report};
 
-use crate::args::{PlanArgs, PlanFormat};
+use crate::args::PlanArgs;
+use crate::commands::review::render_review;
 use crate::commands::{Diagnostics, base, load_spec_with, load_state, preflight, store};
 use crate::output;
 
 /// Runs `orgform plan`.
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let store = store(args.state.state.as_deref());
+    check_output_paths(args, &store)?;
     // The state is read on a second thread while the spec is parsed (at
     // 100k users that hides the state's ~0.2 s); errors keep their order.
     let (spec, state) = std::thread::scope(|s| {
@@ -33,7 +35,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let spec = spec?;
     // The reviewed plan is read first: a wrong path fails before any output.
     let previous = match &args.compare {
-        Some(path) => Some((path, super::show::read_saved(path)?)),
+        Some(path) => Some((path, super::review::read_saved(path)?)),
         None => None,
     };
     let state = state?;
@@ -84,11 +86,20 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let bytes = serde_json::to_vec_pretty(&saved).context("cannot encode the saved plan")?;
         orgform_state::write_private_atomic(out, &bytes)
             .with_context(|| format!("cannot write the plan file `{}`", out.display()))?;
-        output::print_stderr(&format!(
-            "Saved the plan to `{}`. Apply exactly this plan with: orgform apply {}\n",
-            out.display(),
-            out.display()
-        ));
+        if plan.is_blocked() {
+            output::print_stderr(&format!(
+                "Saved the plan to `{}`. It is BLOCKED, so apply will refuse it: change the spec, \
+                 or, where only the safety thresholds block it, make an unblocked plan knowingly \
+                 with `orgform plan --force --out PLANFILE`\n",
+                out.display()
+            ));
+        } else {
+            output::print_stderr(&format!(
+                "Saved the plan to `{}`. Apply exactly this plan with: orgform apply {}\n",
+                out.display(),
+                out.display()
+            ));
+        }
     }
     if args.preflight {
         let verdict = preflight::run(
@@ -98,8 +109,11 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             &store,
             args.endpoint.as_deref(),
         )?;
-        if verdict == preflight::Verdict::Drift {
-            // Drift stops CI whatever --detailed-exitcode says.
+        if matches!(
+            verdict,
+            preflight::Verdict::Drift | preflight::Verdict::Refused
+        ) {
+            // Drift and refusals stop CI whatever --detailed-exitcode says.
             return Ok(ExitCode::from(1));
         }
     }
@@ -110,70 +124,51 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// A reviewed plan in the chosen format. A comparison (`--compare`) is
-/// appended to text, included in Markdown, added as a `comparison` key to
-/// the JSON document, and printed to stderr beside a diff (which stays a
-/// pure diff).
-pub fn render_review(review: &Review<'_>, format: PlanFormat) -> anyhow::Result<String> {
-    let comparison = review.comparison();
-    Ok(match format {
-        PlanFormat::Text => {
-            let mut out = orgform_plan::render::text_doc(
-                review.doc(),
-                &orgform_plan::render::TextOptions {
-                    color: output::stdout_color(),
-                },
-            );
-            if let Some((c, source)) = comparison {
-                out.push('\n');
-                out.push_str(&c.text(source));
-            }
-            out
+/// `--out` and `--deletions-report` (DESIGN section 11): checked before
+/// anything is read or printed. Never the state, its backup, lock or
+/// history, nor a file of the spec being read (every entry of a spec
+/// directory); only a new path or an existing regular file, never a
+/// symlink, device or FIFO (`orgform_files::check_output_path`).
+fn check_output_paths(args: &PlanArgs, store: &orgform_state::Store) -> anyhow::Result<()> {
+    let outputs = [
+        (args.out.as_deref(), "--out"),
+        (args.deletions_report.as_deref(), "--deletions-report"),
+    ];
+    if outputs.iter().all(|(p, _)| p.is_none()) {
+        return Ok(());
+    }
+    let mut forbidden: Vec<std::path::PathBuf> = vec![args.spec.clone()];
+    if store.is_file() {
+        forbidden.extend([
+            store.path().to_owned(),
+            store.backup_path().to_owned(),
+            store.lock_path().to_owned(),
+            store.history_path(),
+        ]);
+    }
+    if let Ok(entries) = std::fs::read_dir(&args.spec) {
+        forbidden.extend(entries.flatten().map(|e| e.path()));
+    }
+    let forbidden: Vec<&std::path::Path> = forbidden.iter().map(|p| p.as_path()).collect();
+    for (path, flag) in outputs {
+        if let Some(path) = path {
+            orgform_files::check_output_path(path, &forbidden).with_context(|| {
+                format!(
+                    "refusing {flag} `{}`: nothing was written; choose another path",
+                    path.display()
+                )
+            })?;
         }
-        PlanFormat::Json => match comparison {
-            None => orgform_plan::render::json_doc(review.doc()),
-            Some((c, _)) => {
-                let mut doc =
-                    serde_json::to_value(review.doc()).context("cannot encode the plan")?;
-                if let Some(object) = doc.as_object_mut() {
-                    object.insert(
-                        "comparison".to_owned(),
-                        serde_json::to_value(c).context("cannot encode the comparison")?,
-                    );
-                }
-                let mut out =
-                    serde_json::to_string_pretty(&doc).context("cannot encode the plan")?;
-                out.push('\n');
-                out
-            }
-        },
-        PlanFormat::Markdown => markdown::render(review, &markdown::MarkdownOptions::default()),
-        PlanFormat::Diff => {
-            let options = diff::DiffOptions {
-                color: output::stdout_color(),
-                ..diff::DiffOptions::default()
-            };
-            let Some(out) = diff::render(review, &options) else {
-                bail!(
-                    "--format diff needs the state the plan was made against; run `orgform \
-                     plan SPEC --format diff`, or `orgform show PLANFILE --format diff --state \
-                     PATH` with that state"
-                );
-            };
-            if let Some((c, source)) = comparison {
-                output::print_stderr(&c.text(source));
-            }
-            if review.doc().blocked {
-                // The diff shows what the plan would do; say it may not.
-                let mut note = String::from("This plan is BLOCKED; apply will refuse it:\n");
-                for r in &review.doc().blocked_reasons {
-                    note.push_str(&format!("  - [{}] {}\n", r.code, r.message));
-                }
-                output::print_stderr(&note);
-            }
-            out
-        }
-    })
+    }
+    if let (Some(a), Some(b)) = (args.out.as_deref(), args.deletions_report.as_deref())
+        && orgform_files::check_output_path(a, &[b]).is_err()
+    {
+        anyhow::bail!(
+            "--out and --deletions-report name the same file `{}`",
+            a.display()
+        );
+    }
+    Ok(())
 }
 
 /// 1 for a blocked plan; with `--detailed-exitcode`, 2 for changes, else 0.

@@ -1,41 +1,42 @@
-//! `orgform plan --preflight`: drift detection (DESIGN section 4, issue 7).
+//! `orgform plan --preflight`: drift detection (DESIGN sections 4, 10, 11).
 //!
 //! The desired org goes to the server with `validateOnly: true`, the token,
 //! and the plan's request limits, whose deletion limits are the planned
-//! deletion counts. The server's `created`/`updated`/`deleted` counts are
-//! then compared with the plan's. Drift is:
+//! deletion counts. What the server answers is one of:
 //!
-//! - a count that differs: the server holds records the state does not know
-//!   (the state was lost, an earlier apply landed without its state being
-//!   written, or someone else wrote to the account), or lacks records the
-//!   state believes are there;
-//! - a refusal: `limitExceeded` on a deletion limit is the classic case (the
-//!   server would delete records the plan never showed, typically because
-//!   the state was lost); any other refusal (a phone taken, an unknown
-//!   group) also means the plan would not apply as shown.
+//! - **drift**: its `created`/`updated`/`deleted` counts differ from the
+//!   plan's: it holds records the state does not know (the state was lost,
+//!   an earlier apply landed without its state being written, someone else
+//!   wrote to the account), or lacks records the state believes are there;
+//!   a `limitExceeded` on a deletion limit is drift too (the server would
+//!   delete records the plan never showed: typically a lost state);
+//! - **a refusal**: the server rejects the request for what it contains (a
+//!   phone taken, an email used in another company, an unknown group): the
+//!   plan would not apply, and the advice says what to change;
+//! - no drift, or "counts not reported" (the real API's answer body is
+//!   undocumented): then the exit code is the plan's.
 //!
-//! Drift makes `plan` exit 1, whatever `--detailed-exitcode` says: CI must
-//! stop. Where the server reports no counts (the real API's answer body is
-//! undocumented) the preflight says it cannot tell and the exit code is the
-//! plan's. A blocked plan is not sent at all (it cannot be applied anyway,
-//! and the server would refuse it for the same reason).
+//! Drift and refusals make `plan` exit 1, whatever `--detailed-exitcode`
+//! says: CI must stop. A blocked plan is not sent at all.
 //!
-//! Everything goes to stderr, so `--format json` on stdout stays parseable.
-//! The token, the endpoint rules and the retry settings are apply's: the
-//! spec's `target` (`tokenEnv`, `maxRetries`, `retryBudgetSecs`,
-//! `requestTimeoutSecs`, `connectTimeoutSecs`), and the request is never
-//! sent to an endpoint other than the one the state was applied to.
+//! The token goes only where the operator, not the pull request, decides
+//! (DESIGN section 11): `--endpoint`, `ORGFORM_ENDPOINT`, or the endpoint
+//! the state was applied to. A spec's `target.endpoint` is used only when it
+//! is that same endpoint; with no state and no operator's endpoint, the
+//! real API's address. Everything goes to stderr, so `--format json` on
+//! stdout stays parseable.
 
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
-use orgform_frankly::wire::{ApiError, OrganizationRequest, OrganizationResponse, codes};
-use orgform_frankly::{Answer, Client, ClientConfig, ClientError, Token};
+use orgform_frankly::ClientError;
+use orgform_frankly::wire::{ApiError, OrganizationRequest, codes};
 use orgform_model::Kind;
-use orgform_plan::{KindSummary, Plan};
+use orgform_plan::Plan;
 use orgform_spec::ValidatedSpec;
 use orgform_state::{Outcome, State, Store};
 
+use crate::commands::{self, ClientOverrides, Difference, Endpoint, EndpointSource, shown_endpoint};
 use crate::output;
 
 /// What a preflight found.
@@ -43,77 +44,15 @@ use crate::output;
 pub enum Verdict {
     /// The server's counts are the plan's.
     NoDrift,
-    /// The server's counts differ from the plan's, or it refused the plan.
+    /// The server's counts differ from the plan's, or it would delete
+    /// records the plan does not show.
     Drift,
+    /// The server rejected what the plan sends (advice printed).
+    Refused,
     /// The server accepted the plan but reported no counts: drift cannot be checked.
     CountsNotReported,
     /// The plan is blocked: nothing was sent.
     Skipped,
-}
-
-/// One count on which the server and the plan disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Difference {
-    /// Users or groups.
-    pub kind: Kind,
-    /// `created`, `updated` or `deleted`.
-    pub action: &'static str,
-    /// What the plan counted.
-    pub planned: u64,
-    /// What the server reported.
-    pub server: u64,
-}
-
-/// Every count of `server` that differs from the plan's, users first, then
-/// created, updated, deleted.
-pub fn compare(plan: &Plan, server: &OrganizationResponse) -> Vec<Difference> {
-    let summary = plan.summary();
-    let mut out = Vec::new();
-    for (kind, planned, got) in [
-        (Kind::User, &summary.users, &server.users),
-        (Kind::Group, &summary.groups, &server.groups),
-    ] {
-        for (action, p, s) in [
-            ("created", planned.create, got.created),
-            ("updated", planned.update, got.updated),
-            ("deleted", planned.delete, got.deleted),
-        ] {
-            let p = p as u64;
-            if p != s {
-                out.push(Difference {
-                    kind,
-                    action,
-                    planned: p,
-                    server: s,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// `users 3 created, 0 updated, 0 deleted; groups 0 created, 0 updated, 0 deleted`
-pub fn counts_line(server: &OrganizationResponse) -> String {
-    format!(
-        "users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted",
-        server.users.created,
-        server.users.updated,
-        server.users.deleted,
-        server.groups.created,
-        server.groups.updated,
-        server.groups.deleted
-    )
-}
-
-fn plan_line(plan: &Plan) -> String {
-    let s = plan.summary();
-    let k = |k: &KindSummary| {
-        format!(
-            "{} created, {} updated, {} deleted",
-            k.create, k.update, k.delete
-        )
-    };
-    format!("users {}; groups {}", k(&s.users), k(&s.groups))
 }
 
 fn kind_plural(kind: Kind) -> &'static str {
@@ -205,23 +144,37 @@ pub fn explain_rejection(errors: &[ApiError], spec: &ValidatedSpec) -> String {
     text
 }
 
-/// The endpoint a command uses: the flag, else the spec's `target.endpoint`,
-/// else the real API's.
-pub fn endpoint_for(flag: Option<&str>, spec: &ValidatedSpec) -> String {
-    flag.map(str::to_owned)
-        .or_else(|| spec.org().target.endpoint.clone())
-        .unwrap_or_else(|| orgform_frankly::DEFAULT_ENDPOINT.to_owned())
-}
-
-/// The token named by the spec's `target.tokenEnv` (default `FRANKLY_API_TOKEN`).
-pub fn token_for(spec: &ValidatedSpec) -> Result<Token, ClientError> {
-    let var = spec
-        .org()
-        .target
-        .token_env
-        .clone()
-        .unwrap_or_else(|| orgform_frankly::DEFAULT_TOKEN_ENV.to_owned());
-    Token::from_env(&var)
+/// The endpoint a preflight may send the token to (module docs): the
+/// operator's (`--endpoint`, `ORGFORM_ENDPOINT`), else the state's, else the
+/// real API's; a spec's `target.endpoint` elsewhere is refused.
+pub fn trusted_endpoint(
+    flag: Option<&str>,
+    spec: &ValidatedSpec,
+    state: Option<&State>,
+) -> anyhow::Result<Endpoint> {
+    let chosen = commands::choose_endpoint(flag, spec, state);
+    match chosen.source {
+        EndpointSource::Flag | EndpointSource::Env | EndpointSource::State | EndpointSource::Default => {
+            Ok(chosen)
+        }
+        EndpointSource::Spec => {
+            let state_endpoint = state.and_then(|s| s.endpoint.as_deref());
+            if state_endpoint == Some(chosen.url.as_str()) {
+                return Ok(chosen);
+            }
+            bail!(
+                "--preflight sends the API token, so it goes only to an endpoint the operator \
+                 chose: the spec's target.endpoint `{}` is {}, and a pull request can edit the \
+                 spec; pass --endpoint URL or set {} to send it there",
+                shown_endpoint(&chosen.url),
+                match state_endpoint {
+                    Some(_) => "not the endpoint the state was applied to",
+                    None => "not confirmed by a state",
+                },
+                commands::ENDPOINT_ENV
+            )
+        }
+    }
 }
 
 /// Runs the preflight of `plan` and prints what it finds to stderr.
@@ -242,41 +195,21 @@ pub fn run(
         );
         return Ok(Verdict::Skipped);
     }
-    let endpoint = endpoint_for(endpoint_flag, spec);
-    if let Some(applied_to) = state
-        .and_then(|s| s.endpoint.as_deref())
-        .filter(|a| *a != endpoint)
-    {
-        bail!(
-            "the state was applied to `{applied_to}`, not `{endpoint}`: a preflight there would \
-             compare this state with another account (and send it this org); use the state's \
-             endpoint, or apply with --endpoint-moved if the API really moved"
-        );
-    }
-    let token = token_for(spec).context("--preflight needs the API token")?;
-    let config = ClientConfig::from_target(&spec.org().target, Some(&endpoint), token);
-    let client = Client::new(config)
-        .context("cannot set up the &frankly client")?
-        .with_retry_observer(|event| output::print_stderr(&format!("retrying: {event}\n")));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let endpoint = trusted_endpoint(endpoint_flag, spec, state)?;
+    commands::check_endpoint_moved(state, &endpoint, false).context(
+        "a preflight there would compare this state with another account (and send it this org)",
+    )?;
+    let token = commands::token_for(spec).context("--preflight needs the API token")?;
+    let client = commands::client(spec, &endpoint, token, ClientOverrides::default())?;
+    let runtime = commands::runtime()?;
     let request = OrganizationRequest::from_desired(spec.org(), plan.request_limits(), true);
     output::print_stderr(&format!(
-        "\nPreflight: sending the desired org to `{endpoint}` with validateOnly: true…\n"
+        "\nPreflight: sending the desired org to `{}` with validateOnly: true…\n",
+        shown_endpoint(&endpoint.url)
     ));
     let answer = match runtime.block_on(client.send(&request)) {
         Ok(answer) => answer,
-        Err(ClientError::Rejected { errors, .. }) => {
-            let mut text = String::from(
-                "DRIFT: the server refused the plan, so it would not apply as shown:\n",
-            );
-            text.push_str(&explain_rejection(&errors, spec));
-            text.push_str(&advice(store, plan));
-            output::print_stderr(&text);
-            return Ok(Verdict::Drift);
-        }
+        Err(ClientError::Rejected { errors, .. }) => return Ok(rejected(&errors, spec, store, plan)),
         Err(err) => {
             if err.may_have_applied() {
                 // Only a server that ignores validateOnly gets here.
@@ -289,28 +222,26 @@ pub fn run(
                 .context("preflight failed: drift could not be checked; nothing was changed"));
         }
     };
-    let server = match answer {
-        Answer::Reported(server) => server,
-        Answer::CountsNotReported { status } => {
-            output::print_stderr(&format!(
-                "Preflight: the server accepted the plan (HTTP {status}) but reports no counts, \
-                 so drift cannot be checked; the exit code is the plan's.\n"
-            ));
-            return Ok(Verdict::CountsNotReported);
-        }
+    let Some(server) = commands::reported_counts(&answer) else {
+        output::print_stderr(
+            "Preflight: the server accepted the plan but reports no counts, so drift cannot be \
+             checked; the exit code is the plan's.\n",
+        );
+        return Ok(Verdict::CountsNotReported);
     };
-    let differences = compare(plan, &server);
+    let planned = commands::planned_counts(plan.summary());
+    let differences = commands::differences(&planned, &server);
     if differences.is_empty() {
         output::print_stderr(&format!(
             "Preflight: no drift. The server would make exactly the plan's changes ({}).\n",
-            counts_line(&server)
+            commands::counts_line(&server, None)
         ));
         return Ok(Verdict::NoDrift);
     }
     let mut text = format!(
         "DRIFT: the server's counts differ from the plan.\n  plan:   {}\n  server: {}\n",
-        plan_line(plan),
-        counts_line(&server)
+        commands::counts_line(&planned, None),
+        commands::counts_line(&server, None)
     );
     for d in &differences {
         let _ = writeln!(text, "  - {}", meaning(d));
@@ -318,6 +249,26 @@ pub fn run(
     text.push_str(&advice(store, plan));
     output::print_stderr(&text);
     Ok(Verdict::Drift)
+}
+
+/// A rejection: drift when the server would delete records the plan never
+/// showed (a deletion limit exceeded), else a refusal of what the spec asks.
+fn rejected(errors: &[ApiError], spec: &ValidatedSpec, store: &Store, plan: &Plan) -> Verdict {
+    let drift = errors.iter().any(|e| deletion_limit_meaning(e).is_some());
+    let mut text = if drift {
+        String::from("DRIFT: the server refused the plan because it holds records the state does not know:\n")
+    } else {
+        String::from(
+            "REFUSED: the server rejected the request, so this plan would not apply; no drift \
+             was found, the spec (or the account) has to change:\n",
+        )
+    };
+    text.push_str(&explain_rejection(errors, spec));
+    if drift {
+        text.push_str(&advice(store, plan));
+    }
+    output::print_stderr(&text);
+    if drift { Verdict::Drift } else { Verdict::Refused }
 }
 
 /// What to do about drift; names the last history line when it explains it.

@@ -12,35 +12,18 @@
 //! where a deactivated user's groups are listed only if the plan changes
 //! them.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use orgform_model::EffectiveOrg;
 use orgform_plan::review::Review;
-use orgform_plan::{Plan, SavedPlan};
+use orgform_plan::{Plan, SavedPlan, SavedPlanError};
 use orgform_state::State;
 
 use crate::args::{PlanFormat, ShowArgs};
-use crate::commands::{base, load_state, plan::render_review, store};
+use crate::commands::review::{read_saved, render_review};
+use crate::commands::{base, load_state, store};
 use crate::output;
-
-/// Reads a plan saved by `orgform plan --out` and checks that it agrees
-/// with itself (not edited since it was saved).
-pub fn read_saved(path: &Path) -> anyhow::Result<SavedPlan> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read the plan file `{}`", path.display()))?;
-    let saved: SavedPlan = serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "`{}` is not a plan saved by `orgform plan --out`",
-            path.display()
-        )
-    })?;
-    saved
-        .check_integrity()
-        .with_context(|| format!("cannot use the plan file `{}`", path.display()))?;
-    Ok(saved)
-}
 
 /// Runs `orgform show`.
 pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
@@ -69,30 +52,27 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Replans the saved org against the state, which must be the plan's
-/// base, and checks that this gives the reviewed plan.
+/// base, and checks that this gives the reviewed plan (the one check apply
+/// makes too: [`SavedPlan::replan`]).
 fn replan(saved: &SavedPlan, args: &ShowArgs) -> anyhow::Result<(Plan, Option<State>)> {
     let store = store(args.state.state.as_deref());
     let state = load_state(&store)?;
-    let lineage = state.as_ref().map(|s| s.lineage.as_str());
-    let serial = state.as_ref().map_or(0, |s| s.serial);
-    saved.check_base(lineage, serial).with_context(|| {
-        format!(
-            "--format diff needs the state the plan was made against (`{}` is not it); pass \
-             it with --state, or run `orgform plan SPEC --format diff`",
-            store.path().display()
-        )
-    })?;
-    let spec = orgform_spec::validate_org(saved.org().clone()).map_err(|d| {
-        anyhow::anyhow!(
-            "the saved plan's org is not valid:\n{}",
-            d.render(output::stderr_color())
-        )
-    })?;
     let empty = EffectiveOrg::default();
-    let plan = orgform_plan::plan(&spec, base(state.as_ref(), &empty), &saved.options());
-    saved
-        .verify(&plan)
-        .context("the state and the saved org no longer give the reviewed plan")?;
+    let (_, plan) = saved
+        .replan(base(state.as_ref(), &empty))
+        .map_err(|err| {
+            if let SavedPlanError::InvalidOrg(diags) = &err {
+                output::print_stderr(&diags.render(output::stderr_color()));
+            }
+            err
+        })
+        .with_context(|| {
+            format!(
+                "this needs the state the plan was made against (`{}` does not give the \
+                 reviewed plan); pass it with --state, or run `orgform plan SPEC --format diff`",
+                store.describe()
+            )
+        })?;
     Ok((plan, state))
 }
 
