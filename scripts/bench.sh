@@ -19,6 +19,15 @@
 #   validate   orgform validate next/
 #   plan-json  orgform plan next/ --state state.json --format json
 #   plan-text, plan-markdown, plan-diff: the same with the other formats
+# and (unless ORGFORM_BENCH_CORE=1):
+#   baseline-spec    yaml-baseline spec/    the floor of the empty-state shape
+#   plan-empty-json  orgform plan spec/ --state no-state.json --format json
+#   plan-empty-text  the same, text
+#   show-text        orgform show next.plan --state state.json
+#   import           orgform import export.csv --mapping examples/hr-import/mapping.yaml
+#   validate-imported  orgform validate imported/
+# Ratios in the table are to `baseline`, except the empty-state plans, whose
+# floor is `baseline-spec`, and validate-imported, to which import is compared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +43,7 @@ while [ $# -gt 0 ]; do
     --work) work="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --users-per-file) per_file="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 1 ;;
   esac
 done
@@ -45,7 +54,7 @@ fi
 if [ "$build" = 1 ]; then
   cargo build --release --locked -p orgform -p orgform-gen --features orgform-gen/bench --bins >&2
 fi
-bin=target/release
+bin="${CARGO_TARGET_DIR:-target}/release"
 mkdir -p "$work"
 
 formats="${ORGFORM_BENCH_FORMATS:-json text markdown diff}"
@@ -63,12 +72,35 @@ for n in ${users//,/ }; do
   # Warm the page cache once, so every run reads from memory.
   cat "$dir"/next/*.yaml "$dir/state.json" > /dev/null
 
+  # The saved plan `show` reads, and the HR export `import` reads (the
+  # same number of rows as users; scripts/gen-export.py).
+  "$bin/orgform" plan "$dir/next" --state "$dir/state.json" --out "$dir/next.plan" > /dev/null 2>&1 || true
+  if [ ! -f "$dir/export.csv" ]; then
+    python3 scripts/gen-export.py "$n" "$dir/export.csv"
+  fi
+  mapping=examples/hr-import/mapping.yaml
+  rm -rf "$dir/imported"
+  "$bin/orgform" import "$dir/export.csv" --mapping "$mapping" --out "$dir/imported" > /dev/null 2>&1 || true
+  cat "$dir/export.csv" > /dev/null
+
   names=(baseline validate)
   cmds=("$bin/yaml-baseline $dir/next" "$bin/orgform validate $dir/next")
   for f in $formats; do
     names+=("plan-$f")
     cmds+=("$bin/orgform plan $dir/next --state $dir/state.json --format $f")
   done
+  if [ -z "${ORGFORM_BENCH_CORE:-}" ]; then
+    # The empty-state shape (every record a create) against the parse of
+    # the same spec; `show` of the saved plan; `import` of the export and
+    # `validate` of what it wrote.
+    names+=(baseline-spec plan-empty-json plan-empty-text show-text import validate-imported)
+    cmds+=("$bin/yaml-baseline $dir/spec"
+      "$bin/orgform plan $dir/spec --state $dir/no-state.json --format json"
+      "$bin/orgform plan $dir/spec --state $dir/no-state.json --format text"
+      "$bin/orgform show $dir/next.plan --state $dir/state.json"
+      "$bin/orgform import $dir/export.csv --mapping $mapping --out $dir/imported"
+      "$bin/orgform validate $dir/imported")
+  fi
   for ((r = 1; r <= runs; r++)); do
     for i in "${!names[@]}"; do
       /usr/bin/time -o "$work/.time" -f '%e %M' ${cmds[$i]} > /dev/null 2>&1 || true
@@ -94,13 +126,15 @@ for line in open(sys.argv[1]):
     if key not in rows:
         order.append(key)
     rows[key].append((float(parts[0]), int(parts[1]) / 1024))
-print("| users | command | runs | median s | min-max s | median peak MiB | x baseline time | x baseline mem |")
+print("| users | command | runs | median s | min-max s | median peak MiB | x floor time | x floor mem |")
 print("|---|---|---|---|---|---|---|---|")
 for key in order:
     v = rows[key]
     t = statistics.median(x[0] for x in v)
     m = statistics.median(x[1] for x in v)
-    base = rows.get((key[0], "baseline"))
+    floor = {"plan-empty-json": "baseline-spec", "plan-empty-text": "baseline-spec",
+             "import": "validate-imported"}.get(key[1], "baseline")
+    base = rows.get((key[0], floor))
     bt = statistics.median(x[0] for x in base) if base else float("nan")
     bm = statistics.median(x[1] for x in base) if base else float("nan")
     lo = min(x[0] for x in v)
