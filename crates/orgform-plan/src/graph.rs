@@ -28,7 +28,8 @@
 //! group's name, control and bidirectional characters shown as `\u{…}`,
 //! cut to [`LABEL_CHARS`] characters (`…` marks the cut), then escaped for
 //! the format: in Mermaid every character but letters, digits, spaces and
-//! `.,-_/()+~'` becomes an entity code (`#quot;`-style, `#35;` for `#`),
+//! `.,-_/()+~'` becomes an entity code (`#quot;`-style, `#35;` for `#`;
+//! the ligature `ﬂ`, part of Mermaid's own entity placeholder, is `fl`),
 //! so a name cannot close the label, the code fence or the comment, nor
 //! inject HTML; in DOT, `"` and `\` are backslash-escaped inside a quoted
 //! label.
@@ -438,17 +439,23 @@ fn cut(s: &str) -> String {
 }
 
 /// Text inside a Mermaid `["…"]` label: see the module docs. Mermaid turns
-/// `#name;` and `#123;` into HTML entities; the characters of its own
-/// placeholder for them (`ﬂ°¶ß`) are encoded too, so a name cannot forge one.
+/// `#name;` and `#123;` into HTML entities through a placeholder (`ﬂ°` …
+/// `¶ß`) that it decodes again after unescaping, so the ligature `ﬂ` is
+/// written as its letters `fl`: no name can spell the placeholder, even
+/// through an entity code.
 pub(crate) fn mermaid_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
+        if c == 'ﬂ' {
+            out.push_str("fl");
+            continue;
+        }
         let plain = c.is_ascii_alphanumeric()
             || matches!(
                 c,
                 ' ' | '.' | ',' | '-' | '_' | '/' | '(' | ')' | '+' | '~' | '\''
             )
-            || (!c.is_ascii() && !matches!(c, 'ﬂ' | '°' | '¶' | 'ß'));
+            || !c.is_ascii();
         if plain {
             out.push(c);
         } else if c == '"' {
@@ -526,7 +533,7 @@ mod tests {
     fn labels_cannot_break_out_of_mermaid() {
         let hostile = "\"]:::x\n```\n<img src=x> #quot; ﬂ°lt;¶ß end; %%";
         let out = mermaid_text(hostile);
-        for bad in ["\"", "]", ":::", "`", "<", ">", "\n", "%%", "ﬂ", "¶"] {
+        for bad in ["\"", "]", ":::", "`", "<", ">", "\n", "%%", "ﬂ°"] {
             assert!(!out.contains(bad), "`{bad}` survives in {out}");
         }
         assert!(out.starts_with("#quot;#93;"), "{out}");
