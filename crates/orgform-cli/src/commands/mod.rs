@@ -165,20 +165,26 @@ fn choose_endpoint_from(
         })
 }
 
-/// An endpoint as it may be printed or stored: no userinfo, no query, no
-/// fragment (credentials hide there). A string that is not a URL is shown
-/// up to its first `?` or `#`, with anything before an `@` dropped.
+/// An endpoint as it may be printed: userinfo, query values and the
+/// fragment masked (the one masking, [`orgform_frankly::mask_endpoint`]).
 pub fn shown_endpoint(url: &str) -> String {
-    let cut = url.find(['?', '#']).map_or(url, |i| &url[..i]);
-    match cut.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let masked = if authority.contains('@') { "***@" } else { "" };
-            orgform_model::text::clean(&format!("{scheme}://{masked}{host}{path}"))
-        }
-        None => orgform_model::text::clean(cut.rsplit_once('@').map_or(cut, |(_, h)| h)),
-    }
+    orgform_frankly::mask_endpoint(url)
+}
+
+/// The endpoint checked before anything else is done with it: credentials
+/// in it refused (the error shows it masked), plain `http` only to
+/// loopback; on success the URL is the normalised form that is safe to
+/// store and print.
+pub fn check_endpoint(endpoint: Endpoint) -> anyhow::Result<Endpoint> {
+    let url = orgform_frankly::checked_endpoint(&endpoint.url)
+        .context("refusing the endpoint before anything was sent")?;
+    Ok(Endpoint { url, ..endpoint })
+}
+
+/// The normalised form of an endpoint a state recorded (as it was, if it
+/// no longer passes the check).
+fn normalised(url: &str) -> String {
+    orgform_frankly::checked_endpoint(url).unwrap_or_else(|_| url.to_owned())
 }
 
 /// Refuses to send a state's records to an endpoint other than the one it
@@ -189,7 +195,7 @@ pub fn check_endpoint_moved(
     moved: bool,
 ) -> anyhow::Result<()> {
     if let Some(applied_to) = state.and_then(|s| s.endpoint.as_deref())
-        && applied_to != endpoint.url
+        && normalised(applied_to) != normalised(&endpoint.url)
         && !moved
     {
         bail!(
@@ -379,8 +385,14 @@ mod tests {
     fn a_shown_endpoint_has_no_credentials() {
         assert_eq!(
             shown_endpoint("https://user:s3cret@api.example.com/v1/organization?api_key=s3cret#x"),
-            "https://***@api.example.com/v1/organization"
+            "https://***@api.example.com/v1/organization?api_key=***#***"
         );
+        let err = check_endpoint(Endpoint {
+            url: "https://user:s3cret@api.example.com/v1".to_owned(),
+            source: EndpointSource::Flag,
+        })
+        .unwrap_err();
+        assert!(!format!("{err:#}").contains("s3cret"), "{err:#}");
         assert_eq!(shown_endpoint("http://127.0.0.1:8080/v1/organization"), "http://127.0.0.1:8080/v1/organization");
         assert!(!shown_endpoint("tok@en?key=s3cret").contains("s3cret"));
     }
