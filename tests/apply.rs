@@ -407,9 +407,11 @@ fn a_plan_saved_with_force_applies_without_force_and_the_history_says_forced() {
 
 #[test]
 fn a_state_is_never_sent_to_another_endpoint_unless_told_the_api_moved() {
-    let first = Sim::start(&[]);
-    let second = Sim::start(&[]);
     let work = Work::new();
+    let data = work.path().join("account.json");
+    let data = data.to_str().unwrap();
+    let mut first = Sim::start(&["--data", data]);
+    let second = Sim::start(&[]);
     let abc = work.spec("abc.yaml", ABC);
     apply(&work, &first, abc.to_str().unwrap()).expect_code(0);
 
@@ -427,19 +429,32 @@ fn a_state_is_never_sent_to_another_endpoint_unless_told_the_api_moved() {
     );
     assert_eq!(state_json(&work)["serial"], 1);
 
-    // Told explicitly, it goes. (The second emulator is empty, unlike a real
-    // moved API: the server's counts differ from the plan and apply says so.)
-    work.run(&[
-        "apply",
-        abd.to_str().unwrap(),
-        "--auto-approve",
-        "--endpoint",
-        &second.url,
-        "--endpoint-moved",
-    ])
-    .expect_code(0);
-    assert_eq!(managed_users(&second).len(), 3);
-    assert_eq!(state_json(&work)["endpoint"], second.url.as_str());
+    // Told that the API moved, but the other endpoint is another (empty)
+    // account: its validation reports more changes than the plan, so
+    // nothing is applied there either (DESIGN section 7: more than planned
+    // stops the apply before its commit).
+    let moved = |sim: &Sim| {
+        work.run(&[
+            "apply",
+            abd.to_str().unwrap(),
+            "--auto-approve",
+            "--endpoint",
+            &sim.url,
+            "--endpoint-moved",
+        ])
+    };
+    let run = moved(&second);
+    run.expect_code(1);
+    assert!(run.stderr().contains("more changes than the plan"), "{}", run.stderr());
+    assert!(managed_users(&second).is_empty());
+    assert_eq!(state_json(&work)["serial"], 1);
+
+    // The API really moved: the same account, served at another address.
+    first.kill();
+    let third = Sim::start(&["--data", data]);
+    moved(&third).expect_code(0);
+    assert_eq!(managed_users(&third).len(), 3);
+    assert_eq!(state_json(&work)["endpoint"], third.url.as_str());
 }
 
 #[test]

@@ -509,10 +509,11 @@ fn a_tampered_saved_plan_is_refused_and_nothing_is_sent() {
             "altered",
         ),
         (
-            // Checked against the state first: refused as stale.
+            // The file's base no longer matches its plan document: altered
+            // (the file is checked against itself before the state).
             "the base moved",
             edit(&|v| v["base"]["serial"] = Value::from(5)),
-            "stale",
+            "altered",
         ),
         (
             "an unknown field",

@@ -21,8 +21,11 @@ fn subcommands() -> Vec<String> {
         .nth(1)
         .and_then(|rest| rest.split("\n\n").next())
         .expect("a Commands: section");
+    // A command's line is indented by two spaces; a wrapped description
+    // continues further right.
     let names: Vec<String> = list
         .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| *n != "help")
         .map(str::to_owned)
@@ -34,6 +37,7 @@ fn subcommands() -> Vec<String> {
         "show",
         "state",
         "force-unlock",
+        "history",
         "sim",
         "schema",
         "completions",
@@ -75,7 +79,8 @@ fn committed_schema_is_what_orgform_schema_prints() {
     );
     assert_eq!(
         schema["definitions"]["Settings"]["properties"]["maxUsersDeleted"]["maximum"],
-        20000
+        10_000_000,
+        "settings bound one apply; waves keep each request within 20,000"
     );
 }
 

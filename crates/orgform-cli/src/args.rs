@@ -51,7 +51,7 @@ pub enum Command {
     /// Remove a state lock left behind by a crashed run.
     #[command(after_help = "Example:\n  orgform force-unlock --state .orgform/state.json")]
     ForceUnlock(ForceUnlockArgs),
-    /// The audit trail: every apply attempt, who ran it, what it created, deleted and deactivated.
+    /// The audit trail: who applied what, and when.
     #[command(
         after_help = "Examples:\n  orgform history\n  orgform history --id E001060          # who created or deleted E001060, and when\n  orgform history --since 2026-11-01 --format json"
     )]

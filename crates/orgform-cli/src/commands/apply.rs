@@ -145,8 +145,14 @@ enum Phase {
 
 impl Session<'_> {
     fn run(&self, history: &mut History<'_>) -> anyhow::Result<ExitCode> {
-        let endpoint = commands::choose_endpoint(self.args.endpoint.as_deref(), self.spec, self.state);
-        history.endpoint = Some(shown_endpoint(&endpoint.url));
+        let chosen = commands::choose_endpoint(self.args.endpoint.as_deref(), self.spec, self.state);
+        history.endpoint = Some(shown_endpoint(&chosen.url));
+        // Credentials in the endpoint are refused before anything else.
+        let endpoint = match commands::check_endpoint(chosen) {
+            Ok(endpoint) => endpoint,
+            Err(err) => return Err(history.refused(err)),
+        };
+        history.endpoint = Some(endpoint.url.clone());
         if let Err(err) = commands::check_endpoint_moved(self.state, &endpoint, self.args.endpoint_moved)
         {
             return Err(history.refused(err));
@@ -511,7 +517,8 @@ impl Session<'_> {
         } else {
             self.plan.effective_after_wave(k)
         };
-        let shown = shown_endpoint(&endpoint.url);
+        // The checked, normalised URL: no credentials can be in it.
+        let shown = endpoint.url.clone();
         let total = self.rollout.total;
         let mut next = match self.state {
             Some(prev) => prev.next(org, self.spec.digest(), Some(&shown)),

@@ -195,7 +195,7 @@ pub fn run(
         );
         return Ok(Verdict::Skipped);
     }
-    let endpoint = trusted_endpoint(endpoint_flag, spec, state)?;
+    let endpoint = commands::check_endpoint(trusted_endpoint(endpoint_flag, spec, state)?)?;
     commands::check_endpoint_moved(state, &endpoint, false).context(
         "a preflight there would compare this state with another account (and send it this org)",
     )?;
