@@ -6,7 +6,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orgform_frankly::wire::{ApiError, Counts};
 use orgform_frankly::{Answer, Client, ClientConfig, ClientError, RetryEvent, RetryPolicy, Token};
@@ -350,9 +350,7 @@ async fn a_503_storm_longer_than_the_budget_fails_cleanly_and_quickly() {
         max_backoff: Duration::from_millis(20),
         budget: Duration::from_millis(80),
     };
-    let started = Instant::now();
     let err = client(config).send(&request(false)).await.unwrap_err();
-    let took = started.elapsed();
     let ClientError::ServerError {
         status,
         attempts,
@@ -365,7 +363,9 @@ async fn a_503_storm_longer_than_the_budget_fails_cleanly_and_quickly() {
     assert!(!may_have_applied, "a 503 turns the request away");
     assert!(attempts >= 3, "{attempts} attempts");
     assert_eq!(attempts as usize, server.hits());
-    assert!(took < Duration::from_millis(500), "{took:?}");
+    // The budget stopped it, not the count: each retry waits at least 5 ms
+    // of an 80 ms budget (a bound on work, not a wall-clock claim).
+    assert!(attempts < 40, "{attempts} attempts");
 }
 
 #[tokio::test]
@@ -485,10 +485,9 @@ async fn latency_beyond_the_request_timeout_may_have_applied() {
     let mut config = fast_config(&server.url);
     config.request_timeout = Duration::from_millis(60);
     config.retry.max_retries = 1;
-    let started = Instant::now();
     let (client, events) = observed(config);
+    // Two attempts that both timed out: the 5 s reply never came in time.
     let err = client.send(&request(false)).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(
         matches!(err, ClientError::MaybeApplied { attempts: 2, .. }),
         "{err:?}"
@@ -564,9 +563,7 @@ async fn a_connection_dropped_after_the_request_was_read_may_have_applied() {
 async fn connection_refused_is_not_sent_after_retrying() {
     let url = refused_url().await;
     let (client, events) = observed(fast_config(&url));
-    let started = Instant::now();
     let err = client.send(&request(false)).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(1));
     let ClientError::NotSent { attempts, cause } = &err else {
         panic!("{err:?}")
     };

@@ -11,10 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::SimError;
 
+/// The longest latency a fault may add: a bigger one would hang every
+/// request (DESIGN section 11), so it is refused.
+pub const MAX_LATENCY: Duration = Duration::from_secs(600);
+
 /// The faults in force. The default is none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Faults {
-    /// Added before each API request is handled (before the token check).
+    /// Added before each API request with a valid token is handled (at
+    /// most [`MAX_LATENCY`]).
     pub latency: Duration,
     /// The next N API requests answer `503` and change nothing.
     pub fail_next: u32,
@@ -70,9 +75,15 @@ impl FromStr for FaultSpec {
                 .map_err(|_| bad(format!("`{value}` is not a count (0, 1, 2, …)")))
         };
         match name.trim() {
-            "latency" => humantime::parse_duration(value.trim())
-                .map(FaultSpec::Latency)
-                .map_err(|e| bad(format!("`{value}` is not a duration ({e}; e.g. 200ms, 1s)"))),
+            "latency" => match humantime::parse_duration(value.trim()) {
+                Ok(d) if d > MAX_LATENCY => Err(bad(format!(
+                    "`{value}` is more than the largest latency, 10m"
+                ))),
+                Ok(d) => Ok(FaultSpec::Latency(d)),
+                Err(e) => Err(bad(format!(
+                    "`{value}` is not a duration ({e}; e.g. 200ms, 1s)"
+                ))),
+            },
             "fail" => count(value).map(FaultSpec::Fail),
             "drop-after-commit" => count(value).map(FaultSpec::DropAfterCommit),
             other => Err(bad(format!(
@@ -126,10 +137,17 @@ pub struct FaultsBody {
 }
 
 impl FaultsBody {
-    /// Applies the given keys.
-    pub(crate) fn apply_to(&self, faults: &mut Faults) {
+    /// Applies the given keys; a `latencyMs` above [`MAX_LATENCY`] is
+    /// refused, changing nothing.
+    pub(crate) fn apply_to(&self, faults: &mut Faults) -> Result<(), String> {
         if let Some(ms) = self.latency_ms {
-            faults.latency = Duration::from_millis(ms);
+            let latency = Duration::from_millis(ms);
+            if latency > MAX_LATENCY {
+                return Err(format!(
+                    "`latencyMs` {ms} is more than the largest latency, 600000 (10 minutes)"
+                ));
+            }
+            faults.latency = latency;
         }
         if let Some(n) = self.fail_next {
             faults.fail_next = n;
@@ -137,6 +155,7 @@ impl FaultsBody {
         if let Some(n) = self.drop_after_commit_next {
             faults.drop_after_commit_next = n;
         }
+        Ok(())
     }
 
     /// Every key of the faults in force.
@@ -177,6 +196,7 @@ mod tests {
             ("fail=-1", "is not a count"),
             ("fail=x", "is not a count"),
             ("latency=fast", "is not a duration"),
+            ("latency=11m", "more than the largest latency"),
             ("explode=1", "unknown fault `explode`"),
         ];
         for (spec, want) in cases {
@@ -184,6 +204,26 @@ mod tests {
             assert!(err.contains(want), "{spec}: {err}");
             assert!(err.contains(&format!("`{spec}`")), "{spec}: {err}");
         }
+    }
+
+    #[test]
+    fn a_latency_above_ten_minutes_is_refused_changing_nothing() {
+        let mut faults = Faults::default();
+        let ok = FaultsBody {
+            latency_ms: Some(600_000),
+            ..FaultsBody::default()
+        };
+        ok.apply_to(&mut faults).unwrap();
+        assert_eq!(faults.latency, MAX_LATENCY);
+        let too_much = FaultsBody {
+            latency_ms: Some(u64::MAX),
+            fail_next: Some(3),
+            ..FaultsBody::default()
+        };
+        let err = too_much.apply_to(&mut faults).unwrap_err();
+        assert!(err.contains("10 minutes"), "{err}");
+        assert_eq!(faults.latency, MAX_LATENCY);
+        assert_eq!(faults.fail_next, 0);
     }
 
     #[test]

@@ -31,7 +31,16 @@ pub(crate) const API_PATH: &str = "/v1/organization";
 /// The emulator-only faults endpoint.
 pub(crate) const FAULTS_PATH: &str = "/_sim/faults";
 /// Larger bodies are refused (20 000 users fit comfortably).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+const MAX_BODY: usize = 512 * 1024 * 1024;
+/// The longest string (in bytes, as sent) a request may hold: a real
+/// field is a few hundred bytes at most.
+const MAX_STRING: usize = 64 * 1024;
+/// Connections served at once; further ones wait in the listen backlog
+/// until one closes (an idle or half-open one within [`HEADER_TIMEOUT`]).
+const MAX_CONNECTIONS: usize = 512;
+/// A connection that does not send a complete request head within this is
+/// closed (also an idle keep-alive connection).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -78,7 +87,16 @@ pub(crate) async fn run(
 ) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // At the cap, stop accepting until a connection closes.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -87,12 +105,14 @@ pub(crate) async fn run(
                     let service = service_fn(move |req| handle(Arc::clone(&shared), req));
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service);
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         if let Err(e) = conn.await {
                             tracing::debug!("connection closed: {e}");
                         }
+                        drop(slot);
                     });
                 }
                 Err(e) => {
@@ -148,8 +168,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
     Ok(response)
 }
 
-/// `POST /v1/organization`: faults, token, body, then the engine.
+/// `POST /v1/organization`: token, faults, body, then the engine. The
+/// token comes first, so a request with a wrong one consumes no fault.
 async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, DropConnection> {
+    if let Err(message) = authorize(&shared, &req) {
+        tracing::info!("POST {API_PATH} -> 400 (token refused)");
+        return Ok(token_refused(message));
+    }
     let latency = lock_faults(&shared).latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -168,10 +193,6 @@ async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, DropCo
             ));
         }
     }
-    if let Err(message) = authorize(&shared, &req) {
-        tracing::info!("POST {API_PATH} -> 400 (token refused)");
-        return Ok(token_refused(message));
-    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -184,6 +205,18 @@ async fn api(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, DropCo
             ));
         }
     };
+    if let Some(len) = string_over(&body, MAX_STRING) {
+        return Ok(errors(
+            StatusCode::BAD_REQUEST,
+            vec![simple(
+                codes::INVALID_REQUEST,
+                format!(
+                    "a string in the request is {len} bytes or more; the longest allowed is \
+                     {MAX_STRING} bytes"
+                ),
+            )],
+        ));
+    }
     // The critical section runs in its own task, so a client that goes away
     // cannot cancel it between writing the data file and swapping the state.
     let task = tokio::spawn(async move { commit(&shared, &body).await });
@@ -357,10 +390,46 @@ async fn faults_endpoint(shared: &Shared, req: Request<Incoming>) -> Resp {
                 );
             }
         };
-        update.apply_to(&mut lock_faults(shared));
+        if let Err(message) = update.apply_to(&mut lock_faults(shared)) {
+            return errors(
+                StatusCode::BAD_REQUEST,
+                vec![simple(codes::INVALID_REQUEST, message)],
+            );
+        }
     }
     let now = FaultsBody::of(&lock_faults(shared));
     json(StatusCode::OK, &now)
+}
+
+/// The length reached by the first JSON string longer than `cap` bytes (as
+/// sent, escapes included), if any: one pass over the bytes, before any
+/// parsing allocates it.
+fn string_over(body: &[u8], cap: usize) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut len = 0usize;
+    for &b in body {
+        if !in_string {
+            if b == b'"' {
+                in_string = true;
+                len = 0;
+            }
+            continue;
+        }
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            in_string = false;
+            continue;
+        }
+        len += 1;
+        if len > cap {
+            return Some(len);
+        }
+    }
+    None
 }
 
 fn simple(code: &str, message: String) -> ApiError {
@@ -385,4 +454,22 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Resp {
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_string_is_found_escapes_included() {
+        assert_eq!(string_over(br#"{"a": "12345"}"#, 5), None);
+        assert_eq!(string_over(br#"{"a": "123456"}"#, 5), Some(6));
+        assert_eq!(string_over(br#"{"a": "1\"2", "b": "x"}"#, 5), None);
+        assert_eq!(string_over(br#"{"abcdef": 1}"#, 5), Some(6));
+        let long = format!("{{\"externalId\": \"{}\"}}", "x".repeat(10 << 20));
+        assert_eq!(
+            string_over(long.as_bytes(), MAX_STRING),
+            Some(MAX_STRING + 1)
+        );
+    }
 }

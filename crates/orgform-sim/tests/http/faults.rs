@@ -28,15 +28,16 @@ async fn latency_delays_every_api_request() {
             start.elapsed()
         );
     }
-    // The emulator-only endpoints are not delayed.
-    let start = Instant::now();
-    sim.get().await;
-    assert!(start.elapsed() < Duration::from_millis(300));
+    // The emulator-only endpoints are not delayed: with the largest
+    // latency (10 minutes) in force, they still answer (the guard only
+    // catches a hang; it is no timing claim).
+    sim.set_faults(json!({"latencyMs": 600_000})).await;
+    let answered = tokio::time::timeout(Duration::from_secs(120), sim.get()).await;
+    assert!(answered.is_ok(), "GET was delayed by the API latency");
     // Off at run time.
-    sim.set_faults(json!({"latencyMs": 0})).await;
-    let start = Instant::now();
+    let now = sim.set_faults(json!({"latencyMs": 0})).await;
+    assert_eq!(now["latencyMs"], 0);
     sim.apply(json!({"users": [user("A", "Ann")]})).await;
-    assert!(start.elapsed() < Duration::from_millis(300));
 }
 
 #[tokio::test]
@@ -61,12 +62,15 @@ async fn fail_answers_503_for_the_next_n_requests_and_changes_nothing() {
     let (status, answer) = sim.post(&body).await;
     assert_eq!(status, 200);
     assert_eq!(answer["users"], counts(1, 0, 0, 0));
-    // Even a request without a token is failed (it never gets that far).
+    // A request without a token is refused first and consumes no fault
+    // (DESIGN section 11): the fault still fails the next good request.
     sim.set_faults(json!({"failNext": 1})).await;
     let (status, _) = sim.post_raw(None, "{}").await;
-    assert_eq!(status, 503);
-    let (status, _) = sim.post_raw(None, "{}").await;
     assert_eq!(status, 400);
+    let (status, _) = sim.post(&body).await;
+    assert_eq!(status, 503);
+    let (status, _) = sim.post(&body).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]
