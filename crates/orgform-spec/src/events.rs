@@ -487,6 +487,13 @@ fn syntax_error(text: &str, file: u32, index: usize, info: &str) -> Fatal {
             ),
         );
     }
+    if info.contains("trailing content") {
+        return make(
+            index,
+            "YAML syntax error: text after a closing quote".to_owned(),
+            "quote the whole value (`\"G1 x\"`), or remove what follows the quote",
+        );
+    }
     if info.contains("quoted scalar") || info.contains("found unexpected end of stream") {
         return make(
             index,

@@ -50,7 +50,7 @@
 //! `unknownGroup`, `externalGroupManaged`, `selfParent`, `parentCycle`,
 //! `undeclaredAttribute`, `attributeValueNotAllowed`,
 //! `requiredAttributeMissing`, `emptyAttributeValue`, `limitOutOfRange`,
-//! `percentOutOfRange`, `invalidEndpoint`, `invalidTokenEnv`; formatting
+//! `percentOutOfRange`, `invalidEndpoint`, `invalidTokenEnv`, `invalidTokenHeader`, `blankField`; formatting
 //! `fmtAlias`, `fmtComment`, `fmtInternal`.
 
 mod diag;

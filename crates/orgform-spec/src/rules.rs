@@ -202,14 +202,28 @@ fn settings(c: &mut Checker<'_>, org: &DesiredOrg) {
         }
     }
     if let Some(endpoint) = &org.target.endpoint
-        && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        && let Some(problem) = endpoint_problem(endpoint)
     {
         let d = Diagnostic::error(
             "invalidEndpoint",
-            format!("the endpoint `{endpoint}` is not an http(s) URL"),
+            format!("the endpoint `{endpoint}` {problem}"),
         )
         .with_hint("write e.g. `https://org.api.andfrankly.com/v1/organization`");
         let pos = c.top("target.endpoint");
+        c.push(d, pos);
+    }
+    if let Some(header) = &org.target.token_header
+        && !is_token(header)
+    {
+        let d = Diagnostic::error(
+            "invalidTokenHeader",
+            format!("`{header}` is not an HTTP header name"),
+        )
+        .with_hint(
+            "a header name is one or more letters, digits and `!#$%&'*+-.^_`|~` (RFC 7230 \
+             token characters), no spaces; leave `tokenHeader` out for the API's own header",
+        );
+        let pos = c.top("target.tokenHeader");
         c.push(d, pos);
     }
     if let Some(var) = &org.target.token_env {
@@ -233,6 +247,44 @@ fn settings(c: &mut Checker<'_>, org: &DesiredOrg) {
     }
 }
 
+/// `missingField` for each required field left empty (unless the decoder
+/// already reported it), `blankField` for one that is only whitespace
+/// (the API would store a name nobody can see, or an id that looks empty).
+fn required_fields(
+    c: &mut Checker<'_>,
+    kind: Kind,
+    i: usize,
+    who: &str,
+    fields: &[(&str, &String)],
+) {
+    let record = match kind {
+        Kind::User => "user",
+        Kind::Group => "group",
+    };
+    for (path, value) in fields {
+        let d = if value.is_empty() {
+            if c.bad(kind, i, path) {
+                continue;
+            }
+            Diagnostic::error(
+                "missingField",
+                format!("{who} has no `{path}` (it is required)"),
+            )
+            .with_hint(format!("add `{path}: ...` to this {record}"))
+        } else if value.trim().is_empty() {
+            Diagnostic::error(
+                "blankField",
+                format!("the `{path}` of {who} is only whitespace"),
+            )
+            .with_hint(format!("give `{path}` a visible value"))
+        } else {
+            continue;
+        };
+        let pos = c.at(kind, i, path);
+        c.push(d, pos);
+    }
+}
+
 /// Checks the groups; returns externalId → index of its first occurrence.
 fn check_groups<'o>(
     c: &mut Checker<'_>,
@@ -241,17 +293,9 @@ fn check_groups<'o>(
 ) -> HashMap<&'o str, usize> {
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(groups.len());
     for (i, g) in groups.iter().enumerate() {
-        for (path, value) in [("externalId", &g.external_id), ("name", &g.name)] {
-            if value.is_empty() && !c.bad(Kind::Group, i, path) {
-                let d = Diagnostic::error(
-                    "missingField",
-                    format!("{} has no `{path}` (it is required)", group_label(g)),
-                )
-                .with_hint(format!("add `{path}: ...` to this group"));
-                let pos = c.at(Kind::Group, i, path);
-                c.push(d, pos);
-            }
-        }
+        let who = group_label(g);
+        let fields = [("externalId", &g.external_id), ("name", &g.name)];
+        required_fields(c, Kind::Group, i, &who, &fields);
         if g.external_id.is_empty() {
             continue;
         }
@@ -471,22 +515,13 @@ fn check_users(
         } else {
             format!("user `{}`", u.external_id)
         };
-        for (path, value) in [
+        let fields = [
             ("externalId", &u.external_id),
             ("firstName", &u.first_name),
             ("lastName", &u.last_name),
             ("email", &u.email),
-        ] {
-            if value.is_empty() && !c.bad(Kind::User, i, path) {
-                let d = Diagnostic::error(
-                    "missingField",
-                    format!("{who} has no `{path}` (it is required)"),
-                )
-                .with_hint(format!("add `{path}: ...` to this user"));
-                let pos = c.at(Kind::User, i, path);
-                c.push(d, pos);
-            }
-        }
+        ];
+        required_fields(c, Kind::User, i, &who, &fields);
         // Uniqueness.
         if !u.external_id.is_empty() {
             if let Some(&first) = ids.get(u.external_id.as_str()) {
@@ -739,6 +774,35 @@ fn check_users(
     }
 }
 
+/// Why an endpoint is not an http(s) URL with a host, if it is not.
+fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return Some("is not an http(s) URL");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if host_port.starts_with('[') {
+        host_port.split(']').next().map_or("", |h| &h[1..])
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Some("has no host");
+    }
+    None
+}
+
+/// Whether `s` is an RFC 7230 token (a header name): one or more of
+/// ALPHA, DIGIT and `!#$%&'*+-.^_`|~`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Why an email is not plausible, if it is not: exactly one `@`, a
 /// non-empty local part, a domain with a dot and no empty labels, no
 /// whitespace, at most 254 characters.
@@ -755,6 +819,9 @@ fn email_problem(email: &str) -> Option<&'static str> {
     };
     if local.is_empty() {
         return Some("nothing before the `@`");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Some("the part before the `@` starts or ends with a `.`, or has two in a row");
     }
     if !domain.contains('.') {
         return Some("the domain has no `.`");
@@ -843,6 +910,10 @@ mod tests {
         assert!(email_problem("ada@example..com").is_some());
         assert!(email_problem("ada lovelace@example.com").is_some());
         assert!(email_problem("@example.com").is_some());
+        assert!(email_problem("a.@example.com").is_some());
+        assert!(email_problem(".a@example.com").is_some());
+        assert!(email_problem("a..b@example.com").is_some());
+        assert!(email_problem("a.b@example.com").is_none());
     }
 
     #[test]

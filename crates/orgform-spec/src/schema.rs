@@ -13,10 +13,11 @@
 //! checked one by one, so `version` is not required here (the loader wants
 //! it in at least one file of the spec), and cross-record rules (unique
 //! ids and emails, group references, cycles, declared attributes) are left
-//! to `orgform validate`. A schema is never stricter than the loader, with
-//! one exception: a string listed twice in a set (`memberOf`,
-//! `externalGroups`, allowed values) is an error for the schema
-//! (`uniqueItems`) and a warning for the loader.
+//! to `orgform validate`. A schema is never stricter than the loader (an
+//! editor must not flag a spec that `validate` accepts): so no
+//! `uniqueItems`, since a string listed twice in a set (`memberOf`,
+//! `externalGroups`, allowed values) is only a warning for the loader.
+//! `tests/schema.rs` checks this over generated specs.
 //!
 //! Draft 7, the JSON Schema version every YAML/JSON editor plugin supports.
 
@@ -37,11 +38,16 @@ pub const SCHEMA_ID: &str = "https://example.com/orgform/schema/orgform.schema.j
 pub(crate) const PHONE_PATTERN: &str = r"^(\+[1-9][0-9]{7,14})?$";
 /// The loader's plausibility check of an email (`invalidEmail`): one `@`,
 /// something before it, a dotted domain without empty labels, no spaces.
-pub(crate) const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$";
+/// The part before the `@` neither starts nor ends with a dot, nor has two
+/// in a row.
+pub(crate) const EMAIL_PATTERN: &str = r"^[^@\s.]+(\.[^@\s.]+)*@[^@\s.]+(\.[^@\s.]+)+$";
 /// An environment variable name (`invalidTokenEnv`).
 pub(crate) const TOKEN_ENV_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
-/// An http(s) URL (`invalidEndpoint`).
-pub(crate) const ENDPOINT_PATTERN: &str = r"^https?://";
+/// An http(s) URL with something where its host goes (`invalidEndpoint`;
+/// the loader's check of the host is finer).
+pub(crate) const ENDPOINT_PATTERN: &str = r"^https?://[^/?#]";
+/// An HTTP header name: an RFC 7230 token (`invalidTokenHeader`).
+pub(crate) const TOKEN_HEADER_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 
 /// One spec file: the top level of `orgform.yaml`, in the API's key order.
 /// Only the schema uses this type; the loader decodes straight into the
@@ -114,7 +120,7 @@ impl JsonSchema for AttributeSpec {
                 or `{}` for any string, `{required: true}` when every active user must have it, \
                 `{values: [...], required: true}` for both.",
             "anyOf": [
-                {"type": "array", "items": {"type": "string"}, "uniqueItems": true},
+                {"type": "array", "items": {"type": "string"}},
                 long
             ]
         })
@@ -358,10 +364,32 @@ fn refine(root: &mut Value) {
         "endpoint",
         json!({"pattern": ENDPOINT_PATTERN}),
     );
+    set(
+        root,
+        "Target",
+        "tokenHeader",
+        json!({"pattern": TOKEN_HEADER_PATTERN}),
+    );
     // Whole numbers the loader reads as u32 (`outOfRange` above that).
     limit_uint32(root);
+    // A set listed with a repeat is a warning for the loader, not an error.
+    drop_unique_items(root);
     debug_assert_eq!(MAX_LIMIT, 20_000);
     debug_assert_eq!(orgform_model::MAX_APPLY_LIMIT, 10_000_000);
+}
+
+/// schemars gives every set (`BTreeSet`) `"uniqueItems": true`; the loader
+/// only warns about a repeated entry (`duplicateListEntry`), so the schema
+/// must not reject it.
+fn drop_unique_items(v: &mut Value) {
+    match v {
+        Value::Object(obj) => {
+            obj.remove("uniqueItems");
+            obj.values_mut().for_each(drop_unique_items);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_unique_items),
+        _ => {}
+    }
 }
 
 /// schemars marks a `u32` with `"format": "uint32"`, which validators

@@ -171,7 +171,6 @@ fn the_schema_rejects_each_shape_error() {
             "attributes: {gender: {values: [a], requird: true}}\n",
             "/attributes/gender",
         ),
-        ("externalGroups: [\"A\", \"A\"]\n", "/externalGroups"),
         ("groups: [{externalId: G1}]\n", "/groups/0"),
         (
             "groups: [{externalId: G1, name: g, parent: 7}]\n",
@@ -259,4 +258,273 @@ users:
         "{:?}",
         loaded.err().map(|d| d.render(false))
     );
+}
+
+/// A small deterministic generator (xorshift), so a failure names its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// The first (valid, ordinary) value half the time, else any.
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        if self.chance(2) {
+            return from[0];
+        }
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, one_in: u64) -> bool {
+        self.next().is_multiple_of(one_in)
+    }
+}
+
+/// Values a field may take, valid and invalid, plain and quoted, including
+/// the ones where the schema and the loader could disagree: repeats in a
+/// set, bounds of the ranges, empty strings, whitespace, non-ASCII, YAML's
+/// number and boolean look-alikes.
+const IDS: &[&str] = &[
+    "G1",
+    "G2",
+    "G3",
+    "\"0000897\"",
+    "0000897",
+    "\"G1\"",
+    "' G1'",
+    "\"\"",
+    "\" \"",
+    "G-ö",
+    "yes",
+];
+const NAMES: &[&str] = &[
+    "Sales", "\"Zoë\"", "\"\"", "\"  \"", "太郎", "\"no\"", "no", "12", "\"a\tb\"",
+];
+const EMAILS: &[&str] = &[
+    "a@example.com",
+    "a.b@example.com",
+    "a.@example.com",
+    ".a@example.com",
+    "a@example",
+    "a@@example.com",
+    "\"a b@example.com\"",
+    "Ada@Example.COM",
+    "a@ex..com",
+];
+const PHONES: &[&str] = &[
+    "\"+461234567\"",
+    "+461234567",
+    "\"\"",
+    "\"+0461234567\"",
+    "\"+46 12 34 56 7\"",
+    "\"+1234567\"",
+    "\"+123456789012345\"",
+    "\"+1234567890123456\"",
+];
+const BOOLS: &[&str] = &["true", "false", "yes", "\"true\"", "1", "null"];
+const LISTS: &[&str] = &[
+    "[]",
+    "[X1]",
+    "[X1, X1]",
+    "[X1, X2, X1]",
+    "[\"0000897\", \"0000897\"]",
+    "[0000897]",
+    "G1",
+    "null",
+];
+const LIMITS: &[&str] = &[
+    "0", "1", "200", "20000", "20001", "10000000", "10000001", "-1", "2.5", "\"5\"",
+];
+const PER_REQUEST: &[&str] = &["0", "1", "20000", "20001"];
+const ENDPOINTS: &[&str] = &[
+    "\"https://org.api.example.com/v1/organization\"",
+    "\"http://127.0.0.1:8080/v1/organization\"",
+    "\"https://\"",
+    "\"https:///x\"",
+    "\"ftp://example.com\"",
+    "\"https://[::1]:8080/v1\"",
+    "\"https://:80/\"",
+];
+const HEADERS: &[&str] = &[
+    "X-Token",
+    "\"\"",
+    "\"X Token\"",
+    "Authorization",
+    "\"X:Token\"",
+    "\"x~!#$%&'*+.^_`|\"",
+];
+const TIMEZONES: &[&str] = &["Europe/Stockholm", "UTC", "Mars/Base", "\"\""];
+const LANGUAGES: &[&str] = &["sv", "\"no\"", "no", "xx", "EN"];
+const ROLES: &[&str] = &["User", "Manager", "Administrator", "user", "Admin"];
+const ALLOWED: &[&str] = &[
+    "[Male, Female]",
+    "[Male, Male]",
+    "{}",
+    "{required: true}",
+    "{values: [A, A], required: false}",
+];
+
+/// One spec file from the generator: every section, each field drawn from
+/// the tables above or left out.
+fn generated(rng: &mut Rng) -> String {
+    let mut s = String::from("version: 1\n");
+    if rng.chance(2) {
+        s.push_str(&format!(
+            "target:\n  endpoint: {}\n  tokenEnv: FRANKLY_API_TOKEN\n",
+            rng.pick(ENDPOINTS)
+        ));
+        if rng.chance(2) {
+            s.push_str(&format!("  tokenHeader: {}\n", rng.pick(HEADERS)));
+        }
+        if rng.chance(2) {
+            s.push_str(&format!("  maxPerRequest: {}\n", rng.pick(PER_REQUEST)));
+        }
+    }
+    if rng.chance(2) {
+        s.push_str(&format!(
+            "settings:\n  forceSetLanguage: {}\n  maxUsersCreated: {}\n  maxGroupsDeleted: {}\n",
+            rng.pick(BOOLS),
+            rng.pick(LIMITS),
+            rng.pick(LIMITS)
+        ));
+    }
+    if rng.chance(2) {
+        s.push_str(&format!("attributes:\n  gender: {}\n", rng.pick(ALLOWED)));
+    }
+    s.push_str(&format!(
+        "externalGroups: {}\n",
+        rng.pick(&["[X1, X2]", "[X1, X2, X1]", "[X1, X2, X2]"])
+    ));
+    s.push_str("groups:\n");
+    let groups = rng.next() % 3;
+    if groups == 0 {
+        s.push_str("  []\n");
+    }
+    for g in 0..groups {
+        s.push_str(&format!(
+            "  - externalId: {}\n    name: {}\n",
+            if rng.chance(2) {
+                ["G1", "G2", "G3"][g as usize]
+            } else {
+                rng.pick(IDS)
+            },
+            rng.pick(NAMES)
+        ));
+        if rng.chance(2) {
+            s.push_str(&format!(
+                "    parent: {}\n",
+                rng.pick(&["null", "G1", "G2", "\"\""])
+            ));
+        }
+        if rng.chance(3) {
+            s.push_str(&format!("    protected: {}\n", rng.pick(BOOLS)));
+        }
+    }
+    s.push_str("users:\n");
+    let users = rng.next() % 3;
+    if users == 0 {
+        s.push_str("  []\n");
+    }
+    for u in 0..users {
+        s.push_str(&format!(
+            "  - externalId: {}\n    firstName: {}\n    lastName: {}\n    email: {}\n",
+            if rng.chance(2) {
+                ["E1", "E2", "E3"][u as usize]
+            } else {
+                rng.pick(IDS)
+            },
+            rng.pick(NAMES),
+            rng.pick(NAMES),
+            if rng.chance(2) {
+                format!("e{u}@example.com")
+            } else {
+                rng.pick(EMAILS).to_owned()
+            }
+        ));
+        if rng.chance(2) {
+            let phone = if rng.chance(2) {
+                format!("\"+4612345{u:02}\"")
+            } else {
+                rng.pick(PHONES).to_owned()
+            };
+            s.push_str(&format!("    phone: {phone}\n"));
+        }
+        if rng.chance(2) {
+            s.push_str(&format!("    active: {}\n", rng.pick(BOOLS)));
+        }
+        if rng.chance(3) {
+            s.push_str(&format!("    timezone: {}\n", rng.pick(TIMEZONES)));
+        }
+        if rng.chance(3) {
+            s.push_str(&format!("    language: {}\n", rng.pick(LANGUAGES)));
+        }
+        if rng.chance(2) {
+            s.push_str(&format!(
+                "    accessInfo:\n      memberOf: {}\n      adminOf: {}\n      role: {}\n",
+                rng.pick(LISTS),
+                rng.pick(LISTS),
+                rng.pick(ROLES)
+            ));
+        }
+        if rng.chance(3) {
+            s.push_str(&format!(
+                "    externalProperties: {{gender: {}}}\n",
+                rng.pick(&["Male", "Female", "\"\"", "Other"])
+            ));
+        }
+    }
+    s
+}
+
+/// Issue 23: the schema is never stricter than the loader. 3,000 generated
+/// specs (every section, valid and invalid values, the edges where the two
+/// could disagree); on each one the loader accepts, the schema must find
+/// nothing. Each accepted and each refused spec is counted, so the test
+/// fails if the generator stops producing either.
+#[test]
+fn the_schema_is_never_stricter_than_the_loader() {
+    let v = validator();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.yaml");
+    let (mut accepted, mut refused) = (0, 0);
+    for seed in 1..=3_000u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let text = generated(&mut rng);
+        std::fs::write(&path, &text).unwrap();
+        if orgform_spec::load(&path, &Default::default()).is_err() {
+            refused += 1;
+            continue;
+        }
+        accepted += 1;
+        let errs = errors(&v, &text).expect("the loader read it, so it is YAML");
+        assert!(
+            errs.is_empty(),
+            "seed {seed}: the loader accepts, the schema rejects: {errs:?}\n{text}"
+        );
+    }
+    assert!(
+        accepted >= 100 && refused >= 100,
+        "{accepted} accepted, {refused} refused"
+    );
+}
+
+/// The single edits that used to split the two (`uniqueItems`): a repeat
+/// in `memberOf`, in `externalGroups`, in an attribute's allowed values.
+#[test]
+fn a_repeated_set_entry_is_a_warning_for_both() {
+    let v = validator();
+    let yaml = "version: 1\nattributes:\n  gender: [Male, Male]\nexternalGroups: [X1, X1]\ngroups:\n  - {externalId: G1, name: Sales}\nusers:\n  - {externalId: E1, firstName: A, lastName: B, email: a@example.com, accessInfo: {memberOf: [G1, G1]}}\n";
+    assert_eq!(errors(&v, yaml), Ok(vec![]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let spec = orgform_spec::load(&path, &Default::default()).unwrap_or_else(|d| panic!("{d}"));
+    let codes: Vec<&str> = spec.warnings().iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["duplicateListEntry"; 3]);
 }
