@@ -1,4 +1,7 @@
 //! `orgform validate`: every diagnostic at once; exit 0 when valid, 1 otherwise.
+//! `--format markdown` prints a pull-request comment instead (with the plan
+//! comment's marker, so CI posts it in the plan comment's place when the
+//! spec does not validate).
 
 use std::process::ExitCode;
 
@@ -22,6 +25,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 "diagnostics": diagnostics.to_json(),
             });
             output::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        }
+        DiagnosticFormat::Markdown => {
+            // A PR comment either way; the exit code still says valid or not.
+            let spec = args.spec.display().to_string();
+            let options = orgform_plan::markdown::MarkdownOptions::default();
+            let comment = match &result {
+                Ok(spec_ok) => {
+                    orgform_plan::markdown::valid_spec(&spec, spec_ok.warnings(), &options)
+                }
+                Err(diags) => orgform_plan::markdown::invalid_spec(&spec, diags, &options),
+            };
+            output::print_stdout(&comment)?;
         }
         DiagnosticFormat::Text => {
             if !diagnostics.is_empty() {
