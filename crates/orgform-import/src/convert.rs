@@ -48,6 +48,9 @@ pub(crate) struct Built {
     pub groups: HashMap<String, CellRef>,
     /// Fixed parents named by the mapping (expected in `externalGroups`).
     pub fixed_parents: BTreeSet<String>,
+    /// Rows (table, row) that already have an import error: validation
+    /// problems of their users would only repeat it.
+    pub bad_rows: std::collections::HashSet<(u32, u32)>,
 }
 
 /// A column or template resolved against one table's header.
@@ -315,6 +318,7 @@ pub(crate) fn convert(
     let mut groups: BTreeMap<String, GroupAcc> = BTreeMap::new();
     let mut pending_lists: Vec<(usize, &'static str, Vec<String>, CellRef, usize)> = Vec::new();
     let mut exported_rows = 0usize;
+    let mut bad_rows = std::collections::HashSet::new();
     let mut rows_seen = 0usize;
     let attributes = attribute_defs(m);
     let mut id_column_in: Vec<Vec<bool>> = vec![Vec::new(); m.groups.len()];
@@ -694,10 +698,11 @@ pub(crate) fn convert(
                     }
                 }
             }
-            if diags.iter().filter(|d| d.severity.is_error()).count() > errors_before
-                && user.external_id.is_empty()
-            {
-                continue;
+            if diags.iter().filter(|d| d.severity.is_error()).count() > errors_before {
+                bad_rows.insert((tref, origin.row.row));
+                if user.external_id.is_empty() {
+                    continue;
+                }
             }
             match by_id.get(&user.external_id) {
                 Some(&first) => {
@@ -963,6 +968,7 @@ pub(crate) fn convert(
         users: user_origin,
         groups: group_origin,
         fixed_parents,
+        bad_rows,
     })
 }
 

@@ -167,7 +167,7 @@ pub(crate) fn emit(built: &Built, mapping_label: &str, sources: &[String]) -> Ve
                     }
                 }
                 if !u.external_properties.is_empty() {
-                    w.line("    externalProperties:", None);
+                    w.line("    externalProperties:", o.map(|o| o.row));
                     for (k, v) in &u.external_properties {
                         w.line(
                             &format!("      {}: {}", key(k), quote(v)),

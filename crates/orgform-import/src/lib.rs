@@ -217,12 +217,11 @@ fn located_validation(
     let Err(diags) = orgform_spec::load(dir.path(), &LoadOptions::default()) else {
         return fallback();
     };
-    let remap = |loc: &orgform_spec::Location| -> Option<orgform_spec::Location> {
+    let remap = |loc: &orgform_spec::Location| -> Option<convert::CellRef> {
         let name = loc.file.file_name()?.to_str()?;
         let f = files.iter().find(|f| f.name == name)?;
         let line = usize::try_from(loc.line).ok()?.checked_sub(1)?;
-        let cell = f.lines.get(line).copied().flatten()?;
-        Some(cell.loc(tables))
+        f.lines.get(line).copied().flatten()
     };
     diags
         .into_iter()
@@ -238,16 +237,19 @@ fn located_validation(
             if let Some(a) = d.api_error {
                 n = n.with_api_error(a);
             }
-            if let Some(l) = d.location.as_ref().and_then(&remap) {
-                n = n.with_location(l);
+            let cell = d.location.as_ref().and_then(&remap);
+            if let Some(c) = cell {
+                n = n.with_location(c.loc(tables));
             }
             for (l, label) in &d.related {
-                if let Some(l) = remap(l) {
-                    n = n.with_related(l, label.clone());
+                if let Some(c) = remap(l) {
+                    n = n.with_related(c.loc(tables), label.clone());
                 }
             }
-            n
+            (n, cell)
         })
+        .filter(|(_, cell)| !cell.is_some_and(|c| built.bad_rows.contains(&(c.table, c.row))))
+        .map(|(n, _)| n)
         .collect()
 }
 
@@ -288,3 +290,6 @@ pub fn mapping_schema_text() -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests;

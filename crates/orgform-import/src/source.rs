@@ -217,6 +217,7 @@ pub(crate) fn read(
         column: col,
     };
     let bytes = &input.bytes;
+    let errors_before = diags.len();
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         diags.push(
             Diagnostic::error(
@@ -275,7 +276,7 @@ pub(crate) fn read(
     } else {
         read_csv(input, text, delimiter, diags)?
     };
-    if table.rows.is_empty() {
+    if table.rows.iter().all(Vec::is_empty) && diags.len() == errors_before {
         diags.push(
             Diagnostic::error(
                 "noRows",
@@ -423,19 +424,15 @@ fn read_csv(
                         cells.push(Some(cell.to_owned()));
                     }
                 }
+                // A row with a broken cell is left out: its other cells would only add noise.
+                if cells.iter().any(Option::is_none) {
+                    cells.clear();
+                }
                 t.rows.push(cells);
             }
         }
     }
-    // Blank data lines are dropped from the rows, keeping positions aligned.
-    let mut t = table?;
-    if t.rows.iter().all(Vec::is_empty)
-        && !t.rows.is_empty()
-        && !diags.iter().any(|d| d.code == "raggedRow")
-    {
-        t.rows.clear();
-    }
-    Some(t)
+    table
 }
 
 fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Table> {
