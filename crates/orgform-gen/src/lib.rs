@@ -183,6 +183,7 @@ pub fn state_for(org: &DesiredOrg, seed: u64) -> State {
         spec_digest: orgform_spec::digest_of(org),
         applied_at: "2026-01-01T00:00:00Z".to_owned(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        rollout: None,
         org: effective(org),
     }
 }

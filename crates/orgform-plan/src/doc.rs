@@ -34,10 +34,54 @@ pub struct PlanDoc {
     pub summary: Summary,
     /// All six API limits, in [`LimitName::ALL`] order.
     pub limits: Vec<LimitCheck>,
-    /// The changes, in apply order.
+    /// The most changes of a kind one request carries (20000, or
+    /// `target.maxPerRequest`).
+    #[serde(default = "default_max_per_request")]
+    pub max_per_request: u32,
+    /// One entry per request, in order (empty when nothing is sent).
+    #[serde(default)]
+    pub waves: Vec<Wave>,
+    /// The changes, in apply order: wave by wave, the planner's order
+    /// inside each.
     pub changes: Vec<Change>,
     /// Warnings, sorted (plan-wide ones first, then by kind and externalId).
     pub warnings: Vec<Warning>,
+}
+
+fn default_max_per_request() -> u32 {
+    orgform_model::MAX_LIMIT
+}
+
+/// One request of a plan: its counts per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wave {
+    /// Users.
+    pub users: WaveCounts,
+    /// Groups.
+    pub groups: WaveCounts,
+}
+
+impl Wave {
+    /// The counts of one kind.
+    pub fn of(&self, kind: Kind) -> &WaveCounts {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        }
+    }
+}
+
+/// The creates, updates and deletes of one kind in one wave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveCounts {
+    /// Records created.
+    pub create: usize,
+    /// Records updated.
+    pub update: usize,
+    /// Records deleted.
+    pub delete: usize,
 }
 
 /// The state a plan was made against: `{"lineage": null, "serial": 0}` for
@@ -190,6 +234,9 @@ pub struct Change {
     /// A short label (a group's name; a user's name and email), after the
     /// change (before it for a delete).
     pub label: String,
+    /// The request (1-based) this change is sent in.
+    #[serde(default)]
+    pub wave: u32,
     /// For an update: each changed field, in the spec's field order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
@@ -259,11 +306,16 @@ pub enum WarningCode {
     EmailReused,
     /// `protected: false` lifts a protection the state remembers.
     ProtectionLifted,
+    /// The plan leaves no active managed Administrator, where the state had one.
+    NoAdministratorLeft,
+    /// The state records a rollout in waves that has not finished (the CLI
+    /// emits it: it knows the state).
+    RolloutUnfinished,
 }
 
 impl WarningCode {
     /// Every code, in documentation order.
-    pub const ALL: [WarningCode; 11] = [
+    pub const ALL: [WarningCode; 13] = [
         WarningCode::LanguageForced,
         WarningCode::ThresholdForced,
         WarningCode::LanguageNotForced,
@@ -275,6 +327,8 @@ impl WarningCode {
         WarningCode::GroupNameReused,
         WarningCode::EmailReused,
         WarningCode::ProtectionLifted,
+        WarningCode::NoAdministratorLeft,
+        WarningCode::RolloutUnfinished,
     ];
 
     /// The JSON spelling, e.g. `languageNotForced`.
@@ -291,6 +345,8 @@ impl WarningCode {
             WarningCode::GroupNameReused => "groupNameReused",
             WarningCode::EmailReused => "emailReused",
             WarningCode::ProtectionLifted => "protectionLifted",
+            WarningCode::NoAdministratorLeft => "noAdministratorLeft",
+            WarningCode::RolloutUnfinished => "rolloutUnfinished",
         }
     }
 }
@@ -343,11 +399,13 @@ pub enum BlockedCode {
     MembershipLossThreshold,
     /// Fewer active Administrators than `safety.minAdministrators`.
     MinAdministrators,
+    /// The plan cannot be split into valid requests within the cap.
+    WavesImpossible,
 }
 
 impl BlockedCode {
     /// Every code, in documentation order.
-    pub const ALL: [BlockedCode; 9] = [
+    pub const ALL: [BlockedCode; 10] = [
         BlockedCode::LimitExceeded,
         BlockedCode::ProtectedDeletion,
         BlockedCode::HierarchyCycle,
@@ -357,6 +415,7 @@ impl BlockedCode {
         BlockedCode::GroupDeletionThreshold,
         BlockedCode::MembershipLossThreshold,
         BlockedCode::MinAdministrators,
+        BlockedCode::WavesImpossible,
     ];
 
     /// The JSON spelling, e.g. `protectedDeletion`.
@@ -371,6 +430,7 @@ impl BlockedCode {
             BlockedCode::GroupDeletionThreshold => "groupDeletionThreshold",
             BlockedCode::MembershipLossThreshold => "membershipLossThreshold",
             BlockedCode::MinAdministrators => "minAdministrators",
+            BlockedCode::WavesImpossible => "wavesImpossible",
         }
     }
 

@@ -20,7 +20,7 @@
 //!   (Mermaid, DOT), for the comment's diagram and `orgform graph`.
 //! - [`SavedPlan`] is a plan file (`orgform plan --out`): the reviewed plan,
 //!   the validated org, the base and the digests, with the checks `apply
-//!   PLANFILE` needs ([`SavedPlan::verify`], [`SavedPlan::check_state`]).
+//!   PLANFILE` and `show PLANFILE` need, in one call ([`SavedPlan::replan`]).
 //!
 //! The same input always gives byte-identical output: every collection
 //! that reaches output is a `BTreeMap`/`BTreeSet` or sorted, ties are broken
@@ -87,6 +87,22 @@
 //! parents (over the hierarchy before the plan). Within each step, among the
 //! records that are ready, the smallest externalId goes first (Kahn's
 //! algorithm; so `a0` comes before `n6`, and `n6`'s child `n5` after both).
+//!
+//! # Waves
+//!
+//! The API takes at most 20,000 changes of a kind per request
+//! (`target.maxPerRequest` lowers the cap; `settings.max*` bound the whole
+//! apply, up to 10,000,000). A plan above the cap is split into waves,
+//! successive full-state requests, each a valid intermediate organization;
+//! the rules (what waits for what, what shares a wave, when it is
+//! impossible) are in the `waves` module's docs. [`Plan::waves`] gives each
+//! request's counts, [`Plan::wave_request`] builds one request's desired
+//! org on demand (one copy at a time), [`Plan::wave_limits`] its limits
+//! (deletion limits = its deletions; create and update limits = the
+//! spec's, capped at the per-request cap) and [`Plan::effective_after_wave`]
+//! the state to commit after it. Guard rails are checked on the whole
+//! plan; the minimum of administrators also on every intermediate
+//! organization.
 //!
 //! # Guard rails
 //!
@@ -166,7 +182,14 @@
 //!   `maxUsersDeleted`, `maxGroupsCreated`, `maxGroupsUpdated`,
 //!   `maxGroupsDeleted`, each with the spec's `limit`, the `planned` count
 //!   and `ok` (`planned <= limit`).
-//! - `changes`: in apply order. `kind` is `user` or `group`; `action` is
+//! - `maxPerRequest`: the most changes of a kind one request carries
+//!   (20000, or `target.maxPerRequest`).
+//! - `waves`: one entry per request, `{"users": {"create", "update",
+//!   "delete"}, "groups": {…}}`: `[]` when nothing is sent, one entry for
+//!   an ordinary plan, more for a plan applied in waves (see below).
+//! - `changes`: in apply order: wave by wave, and inside each wave in the
+//!   order below; each has `wave`, the 1-based request it is sent in.
+//!   `kind` is `user` or `group`; `action` is
 //!   `create`, `update` or `delete`; `label` is a group's name or a user's
 //!   `First Last <email>` (after the change; before it for a delete: mask it
 //!   too when redacting). A create has `after` and a delete has `before`: the
@@ -203,6 +226,8 @@
 //! | `groupNameReused` | a new group has the name (case-insensitive) of a group the plan deletes: its history is lost |
 //! | `emailReused` | a new user has the email (case-insensitive) of a user the plan deletes: probably a changed externalId |
 //! | `protectionLifted` | `protected: false` lifts a protection the state remembers |
+//! | `noAdministratorLeft` | `users` is given and the plan leaves no active managed Administrator, where the state had one (only manually created administrators, if any, remain) |
+//! | `rolloutUnfinished` | emitted by the CLI, not the planner (it knows the state): the state's `rollout` names a plan in waves that has waves left |
 //!
 //! ## Blocked-reason codes
 //!
@@ -217,6 +242,7 @@
 //! | `groupDeletionThreshold` | groups deleted above `safety.maxGroupDeletionPercent` | yes |
 //! | `membershipLossThreshold` | memberships lost above `safety.maxMembershipLossPercent` | yes |
 //! | `minAdministrators` | fewer active Administrators than `safety.minAdministrators` | no |
+//! | `wavesImpossible` | the plan cannot be split into requests within the per-request cap: changes that must land together (a swap or rotation of emails or phones) exceed it, or no order keeps the Administrators at or above min(`minAdministrators`, those before the apply); names the records and the way out (two applies via an interim value the user chooses) | no |
 //!
 //! # Saved plans
 //!
@@ -224,18 +250,21 @@
 //! "base": {"lineage", "serial", "endpoint"?}, "specDigest", "planDigest",
 //! "org", "plan"}`: `org` is the validated [`orgform_model::DesiredOrg`],
 //! `plan` the JSON plan above, `planDigest` its digest ([`Plan::digest`]:
-//! `sha256:<hex>` of its compact JSON). [`SavedPlan::render_text`] and
-//! [`SavedPlan::render_json`] need no state. Before applying it, the CLI
-//! checks the state with [`SavedPlan::check_state`] (lineage, serial,
-//! endpoint), validates [`SavedPlan::org`] again, replans with
-//! [`SavedPlan::options`] and calls [`SavedPlan::verify`]: the file must
-//! agree with itself and the new plan's digest must be the reviewed one.
+//! `sha256:<hex>` of its compact JSON); [`render::text_doc`] and
+//! [`render::json_doc`] draw [`SavedPlan::plan`] without the state. Before
+//! applying or showing it against a state, the CLI calls
+//! [`SavedPlan::replan`], the one check: the file agrees with itself, the
+//! state is its base (lineage, serial), [`SavedPlan::org`] validates again,
+//! and planning it with [`SavedPlan::options`] gives the reviewed digest.
+//! (The endpoint a state was applied to is checked by the CLI, which knows
+//! which endpoint a run is about to use.)
 
 mod doc;
 mod hierarchy;
 mod planner;
 pub mod render;
 mod saved;
+mod waves;
 // Review outputs (issue 8): Markdown, diff, deletions report, redaction, compare.
 pub mod compare;
 pub mod diff;
@@ -248,13 +277,12 @@ pub mod review;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use orgform_model::{EffectiveOrg, Limits, Protected};
+use orgform_model::{DesiredOrg, EffectiveOrg, Limits, Protected};
 use orgform_spec::ValidatedSpec;
-use sha2::{Digest, Sha256};
 
 pub use doc::{
     Action, BaseRef, BlockedCode, BlockedReason, Change, FORMAT_VERSION, FieldChange, KindSummary,
-    LimitCheck, PlanDoc, Record, Summary, Warning, WarningCode,
+    LimitCheck, PlanDoc, Record, Summary, Warning, WarningCode, Wave, WaveCounts,
 };
 pub use planner::{
     DEFAULT_MAX_GROUP_DELETION_PERCENT, DEFAULT_MAX_USER_DELETION_PERCENT, DEFAULT_MIN_POPULATION,
@@ -311,6 +339,7 @@ pub struct Plan {
     doc: PlanDoc,
     effective_after: EffectiveOrg,
     request_limits: Limits,
+    waves: waves::WaveData,
 }
 
 impl Plan {
@@ -358,11 +387,60 @@ impl Plan {
         &self.effective_after
     }
 
-    /// The limits to send: the spec's, with `maxUsersDeleted` and
+    /// The limits to send in one request of the whole plan: the spec's,
+    /// capped at the per-request cap, with `maxUsersDeleted` and
     /// `maxGroupsDeleted` lowered to the planned deletion counts, so the
-    /// server can never delete more than the reviewer saw.
+    /// server can never delete more than the reviewer saw. For a plan in
+    /// waves, send [`Plan::wave_limits`] with each wave instead.
     pub fn request_limits(&self) -> Limits {
         self.request_limits
+    }
+
+    /// One entry per request, in order: empty when nothing is sent, one
+    /// for an ordinary plan, more for a plan applied in waves.
+    pub fn waves(&self) -> &[Wave] {
+        &self.doc.waves
+    }
+
+    /// The most changes of a kind one request carries (20,000, or the
+    /// spec's `target.maxPerRequest`).
+    pub fn max_per_request(&self) -> u32 {
+        self.doc.max_per_request
+    }
+
+    /// The full desired org of wave `wave` (0-based), built on demand so
+    /// that only one wave's copy is held at a time: records due by that
+    /// wave as the spec has them (a member whose omitted list still names a
+    /// group a later wave deletes gets that list sent explicitly), records
+    /// not yet due at the state's values, records deleted by a later wave
+    /// as the state holds them. For a single-wave plan (and the last wave)
+    /// it is the spec's org itself. `spec` must be the one planned.
+    pub fn wave_request(&self, spec: &ValidatedSpec, wave: usize) -> DesiredOrg {
+        self.waves
+            .request(spec.org(), &self.effective_after, wave)
+    }
+
+    /// The limits to send with wave `wave` (0-based): its planned deletion
+    /// counts as the deletion limits; the spec's create and update limits,
+    /// capped at the per-request cap.
+    pub fn wave_limits(&self, wave: usize) -> Limits {
+        self.waves.limits(&self.spec_limits(), wave)
+    }
+
+    /// What the server holds after wave `wave` (0-based): the state to
+    /// commit after it. After the last wave it is [`Plan::effective_after`].
+    /// Protected sets are the plan's, for the records present.
+    pub fn effective_after_wave(&self, wave: usize) -> EffectiveOrg {
+        self.waves.effective(&self.effective_after, wave)
+    }
+
+    /// The spec's six limits, as the plan's limit checks hold them.
+    fn spec_limits(&self) -> Limits {
+        let mut out = Limits::default();
+        for check in &self.doc.limits {
+            out.set(check.name, check.limit);
+        }
+        out
     }
 
     /// The digest of the spec the plan was made from.
@@ -392,14 +470,7 @@ impl PlanDoc {
     /// back and serializing it again gives the same bytes, so the digest of
     /// a saved plan can be checked without the state.
     pub fn digest(&self) -> String {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        let hash = Sha256::digest(&canonical);
-        let mut out = String::with_capacity(7 + 64);
-        out.push_str("sha256:");
-        for b in hash.iter() {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+        orgform_spec::sha256_json(self)
     }
 
     /// Whether the server would change anything.

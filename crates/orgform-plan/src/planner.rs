@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use crate::doc::{
     Action, BaseRef, BlockedCode, BlockedReason, Change, FORMAT_VERSION, FieldChange, LimitCheck,
-    PlanDoc, Record, Summary, Warning, WarningCode,
+    PlanDoc, Record, Summary, Warning, WarningCode, Wave,
 };
 use crate::hierarchy::Hierarchy;
-use crate::{Base, Plan, PlanOptions};
+use crate::{Base, Plan, PlanOptions, waves};
 
 /// Default of `safety.maxUserDeletionPercent`.
 pub const DEFAULT_MAX_USER_DELETION_PERCENT: u32 = 25;
@@ -63,6 +63,12 @@ impl Notes {
 }
 
 /// The plan of `spec` against `base`. See the crate docs for every rule.
+///
+/// Named steps, in order: the effective records after the plan
+/// ([`plan_groups_after`], [`plan_users_after`], [`protected_after`]), the
+/// changes and counts ([`plan_user_changes`], [`plan_group_changes`],
+/// [`plan_order`]), the warnings, the guard rails, and the waves
+/// ([`plan_waves`]).
 pub(crate) fn plan(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions) -> Plan {
     let org = spec.org();
     let old = base.org;
@@ -72,74 +78,8 @@ pub(crate) fn plan(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions) 
     };
 
     // Groups first: users' lists depend on which groups exist afterwards.
-    let (groups_after, deleted_groups) = match &org.groups {
-        Some(groups) => {
-            let after: BTreeMap<String, EffGroup> = groups
-                .iter()
-                .map(|g| {
-                    let eff = effective_group(g, old.groups.get(&g.external_id));
-                    (g.external_id.clone(), eff)
-                })
-                .collect();
-            let deleted: BTreeSet<&str> = old
-                .groups
-                .keys()
-                .filter(|id| !after.contains_key(*id))
-                .map(String::as_str)
-                .collect();
-            (after, deleted)
-        }
-        None => (old.groups.clone(), BTreeSet::new()),
-    };
-    // A group is managed when it is in the state or is sent; an accessInfo
-    // entry naming any other group is never cleared by the API.
-    let managed_group = |g: &str| old.groups.contains_key(g) || groups_after.contains_key(g);
-
-    // Spec users ascend by externalId, so one walk of the state's map finds
-    // them all (a tree search per user was a quarter of the plan's time).
-    let mut old_users = Cursor::new(&old.users);
-    let users_after: BTreeMap<String, EffUser> = match &org.users {
-        Some(users) => users
-            .iter()
-            .map(|u| {
-                let eff = effective_user(
-                    u,
-                    old_users.get(&u.external_id),
-                    org.settings.force_set_language,
-                    &deleted_groups,
-                    &managed_group,
-                    &mut notes,
-                );
-                (u.external_id.clone(), eff)
-            })
-            .collect(),
-        None => {
-            let mut users = old.users.clone();
-            for (id, u) in users.iter_mut() {
-                let mut removed: Vec<String> = Vec::new();
-                for list in AccessList::ALL {
-                    let set = u.list_mut(list);
-                    for g in set.iter().filter(|g| deleted_groups.contains(g.as_str())) {
-                        removed.push(format!("`{g}` ({})", list.path()));
-                    }
-                    set.retain(|g| !deleted_groups.contains(g.as_str()));
-                }
-                if !removed.is_empty() {
-                    notes.warn(
-                        WarningCode::MembershipRemovedWithGroup,
-                        Some((Kind::User, id)),
-                        format!(
-                            "`users` is omitted, so user `{id}` is not sent, but the server \
-                             drops its references to the deleted groups: {}",
-                            removed.join(", ")
-                        ),
-                    );
-                }
-            }
-            users
-        }
-    };
-
+    let (groups_after, deleted_groups) = plan_groups_after(org, old);
+    let users_after = plan_users_after(org, old, &groups_after, &deleted_groups, &mut notes);
     let protected = protected_after(org, old, &users_after, &groups_after, &mut notes);
     let after = EffectiveOrg {
         users: users_after,
@@ -147,99 +87,16 @@ pub(crate) fn plan(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions) 
         protected,
     };
 
-    // Changes and counts.
     let mut summary = Summary::default();
-    let mut user_creates = Vec::new();
-    let mut user_updates = Vec::new();
-    let mut user_deletes = Vec::new();
-    if let Some(users) = &org.users {
-        let (mut after_users, mut old_users) = (Cursor::new(&after.users), Cursor::new(&old.users));
-        for u in users {
-            let id = &u.external_id;
-            let Some(new) = after_users.get(id) else {
-                continue;
-            };
-            match old_users.get(id) {
-                None => {
-                    summary.users.create += 1;
-                    user_creates.push(create(Record::User(Box::new(new.clone()))));
-                }
-                Some(prev) if prev != new => {
-                    summary.users.update += 1;
-                    user_updates.push(update(
-                        Kind::User,
-                        id,
-                        Record::User(Box::new(new.clone())).label(),
-                        user_fields(prev, new),
-                    ));
-                }
-                Some(_) => summary.users.unchanged += 1,
-            }
-        }
-        let mut after_users = Cursor::new(&after.users);
-        for (id, prev) in &old.users {
-            if after_users.get(id).is_none() {
-                summary.users.delete += 1;
-                user_deletes.push(delete(Record::User(Box::new(prev.clone()))));
-            }
-        }
-    }
-
-    let mut group_upserts: BTreeMap<&str, Change> = BTreeMap::new();
-    if let Some(groups) = &org.groups {
-        for g in groups {
-            let id = g.external_id.as_str();
-            let Some(new) = after.groups.get(id) else {
-                continue;
-            };
-            if let (ParentRef::Omitted, Some(parent), true) =
-                (&g.parent, &new.parent, old.groups.contains_key(id))
-            {
-                notes.warn_at(
-                    WarningCode::OmittedFieldKept,
-                    Some((Kind::Group, id)),
-                    Some("parent"),
-                    format!(
-                        "`parent` of group `{id}` is omitted, so the server keeps `{parent}`; \
-                         write `parent: null` to make it a root"
-                    ),
-                );
-            }
-            match old.groups.get(id) {
-                None => {
-                    summary.groups.create += 1;
-                    group_upserts.insert(id, create(Record::Group(new.clone())));
-                }
-                Some(prev) if prev != new => {
-                    summary.groups.update += 1;
-                    group_upserts.insert(
-                        id,
-                        update(Kind::Group, id, new.name.clone(), group_fields(prev, new)),
-                    );
-                }
-                Some(_) => summary.groups.unchanged += 1,
-            }
-        }
-        summary.groups.delete = deleted_groups.len();
-    }
-
+    let users = plan_user_changes(org, old, &after, &mut summary);
+    let group_upserts = plan_group_changes(org, old, &after, &mut summary, &mut notes);
+    summary.groups.delete = if org.groups.is_some() {
+        deleted_groups.len()
+    } else {
+        0
+    };
     let hierarchy_after = Hierarchy::new(&after.groups);
-    let upsert_ids: BTreeSet<&str> = group_upserts.keys().copied().collect();
-    let mut changes: Vec<Change> = Vec::new();
-    for id in hierarchy_after.order(&upsert_ids, false) {
-        if let Some(c) = group_upserts.remove(id) {
-            changes.push(c);
-        }
-    }
-    changes.extend(user_creates);
-    changes.extend(user_updates);
-    changes.extend(user_deletes);
-    let hierarchy_before = Hierarchy::new(&old.groups);
-    for id in hierarchy_before.order(&deleted_groups, true) {
-        if let Some(prev) = old.groups.get(id) {
-            changes.push(delete(Record::Group(prev.clone())));
-        }
-    }
+    let changes = plan_order(old, &hierarchy_after, group_upserts, users, &deleted_groups);
 
     // Warnings about the plan as a whole and about deletions.
     if org.settings.force_set_language && org.users.is_some() {
@@ -258,13 +115,18 @@ pub(crate) fn plan(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions) 
     let limits = limit_checks(&org.settings.limits, &summary, &mut notes);
     protection_checks(old, &after, org, &mut notes);
     thresholds(org, old, &after, &summary, options, &mut notes);
+    min_administrators(org, old, &after, &mut notes);
+
+    let cap = org.target.max_per_request();
+    let (changes, wave_counts) = plan_waves(org, old, &after, changes, cap, &mut notes);
+    let waves = waves::data(old, &after, &changes, wave_counts, cap);
 
     notes.warnings.sort();
     notes.warnings.dedup();
     notes.blocked.sort();
     notes.blocked.dedup();
 
-    let mut request_limits = org.settings.limits;
+    let mut request_limits = waves.limits(&org.settings.limits, 0);
     request_limits.set(
         LimitName::UsersDeleted,
         u32::try_from(summary.users.delete).unwrap_or(u32::MAX),
@@ -286,6 +148,8 @@ pub(crate) fn plan(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions) 
         blocked_reasons: notes.blocked,
         summary,
         limits,
+        max_per_request: cap,
+        waves: waves.waves.clone(),
         changes,
         warnings: notes.warnings,
     };
@@ -293,7 +157,257 @@ pub(crate) fn plan(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions) 
         doc,
         effective_after: after,
         request_limits,
+        waves,
     }
+}
+
+/// The groups after the plan, and the managed groups it deletes.
+fn plan_groups_after<'o>(
+    org: &DesiredOrg,
+    old: &'o EffectiveOrg,
+) -> (BTreeMap<String, EffGroup>, BTreeSet<&'o str>) {
+    match &org.groups {
+        Some(groups) => {
+            let after: BTreeMap<String, EffGroup> = groups
+                .iter()
+                .map(|g| {
+                    let eff = effective_group(g, old.groups.get(&g.external_id));
+                    (g.external_id.clone(), eff)
+                })
+                .collect();
+            let deleted: BTreeSet<&str> = old
+                .groups
+                .keys()
+                .filter(|id| !after.contains_key(*id))
+                .map(String::as_str)
+                .collect();
+            (after, deleted)
+        }
+        None => (old.groups.clone(), BTreeSet::new()),
+    }
+}
+
+/// The users after the plan: the spec's, or (omitted) the state's minus
+/// their references to deleted groups.
+fn plan_users_after(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    groups_after: &BTreeMap<String, EffGroup>,
+    deleted_groups: &BTreeSet<&str>,
+    notes: &mut Notes,
+) -> BTreeMap<String, EffUser> {
+    // A group is managed when it is in the state or is sent; an accessInfo
+    // entry naming any other group is never cleared by the API.
+    let managed_group = |g: &str| old.groups.contains_key(g) || groups_after.contains_key(g);
+    let Some(users) = &org.users else {
+        return unsent_users(old, deleted_groups, notes);
+    };
+    // Spec users ascend by externalId, so one walk of the state's map finds
+    // them all (a tree search per user was a quarter of the plan's time).
+    let mut old_users = Cursor::new(&old.users);
+    let ctx = UserCtx {
+        force_language: org.settings.force_set_language,
+        deleted_groups,
+        managed_group: &managed_group,
+    };
+    users
+        .iter()
+        .map(|u| {
+            let eff = effective_user(u, old_users.get(&u.external_id), &ctx, notes);
+            (u.external_id.clone(), eff)
+        })
+        .collect()
+}
+
+/// `users` omitted: the state's users, minus references to deleted groups.
+fn unsent_users(
+    old: &EffectiveOrg,
+    deleted_groups: &BTreeSet<&str>,
+    notes: &mut Notes,
+) -> BTreeMap<String, EffUser> {
+    let mut users = old.users.clone();
+    for (id, u) in users.iter_mut() {
+        let mut removed: Vec<String> = Vec::new();
+        for list in AccessList::ALL {
+            let set = u.list_mut(list);
+            for g in set.iter().filter(|g| deleted_groups.contains(g.as_str())) {
+                removed.push(format!("`{g}` ({})", list.path()));
+            }
+            set.retain(|g| !deleted_groups.contains(g.as_str()));
+        }
+        if !removed.is_empty() {
+            notes.warn(
+                WarningCode::MembershipRemovedWithGroup,
+                Some((Kind::User, id)),
+                format!(
+                    "`users` is omitted, so user `{id}` is not sent, but the server drops its \
+                     references to the deleted groups: {}",
+                    removed.join(", ")
+                ),
+            );
+        }
+    }
+    users
+}
+
+/// User creates, updates and deletes, in externalId order each.
+struct UserChanges {
+    creates: Vec<Change>,
+    updates: Vec<Change>,
+    deletes: Vec<Change>,
+}
+
+fn plan_user_changes(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    after: &EffectiveOrg,
+    summary: &mut Summary,
+) -> UserChanges {
+    let mut out = UserChanges {
+        creates: Vec::new(),
+        updates: Vec::new(),
+        deletes: Vec::new(),
+    };
+    let Some(users) = &org.users else {
+        return out;
+    };
+    let (mut after_users, mut old_users) = (Cursor::new(&after.users), Cursor::new(&old.users));
+    for u in users {
+        let id = &u.external_id;
+        let Some(new) = after_users.get(id) else {
+            continue;
+        };
+        match old_users.get(id) {
+            None => {
+                summary.users.create += 1;
+                out.creates
+                    .push(create(Record::User(Box::new(new.clone()))));
+            }
+            Some(prev) if prev != new => {
+                summary.users.update += 1;
+                out.updates.push(update(
+                    Kind::User,
+                    id,
+                    Record::User(Box::new(new.clone())).label(),
+                    user_fields(prev, new),
+                ));
+            }
+            Some(_) => summary.users.unchanged += 1,
+        }
+    }
+    let mut after_users = Cursor::new(&after.users);
+    for (id, prev) in &old.users {
+        if after_users.get(id).is_none() {
+            summary.users.delete += 1;
+            out.deletes
+                .push(delete(Record::User(Box::new(prev.clone()))));
+        }
+    }
+    out
+}
+
+/// Group creates and updates by externalId, with the `parent` warnings.
+fn plan_group_changes<'s>(
+    org: &'s DesiredOrg,
+    old: &EffectiveOrg,
+    after: &EffectiveOrg,
+    summary: &mut Summary,
+    notes: &mut Notes,
+) -> BTreeMap<&'s str, Change> {
+    let mut out: BTreeMap<&str, Change> = BTreeMap::new();
+    let Some(groups) = &org.groups else {
+        return out;
+    };
+    for g in groups {
+        let id = g.external_id.as_str();
+        let Some(new) = after.groups.get(id) else {
+            continue;
+        };
+        if let (ParentRef::Omitted, Some(parent), true) =
+            (&g.parent, &new.parent, old.groups.contains_key(id))
+        {
+            notes.warn_at(
+                WarningCode::OmittedFieldKept,
+                Some((Kind::Group, id)),
+                Some("parent"),
+                format!(
+                    "`parent` of group `{id}` is omitted, so the server keeps `{parent}`; \
+                     write `parent: null` to make it a root"
+                ),
+            );
+        }
+        match old.groups.get(id) {
+            None => {
+                summary.groups.create += 1;
+                out.insert(id, create(Record::Group(new.clone())));
+            }
+            Some(prev) if prev != new => {
+                summary.groups.update += 1;
+                out.insert(
+                    id,
+                    update(Kind::Group, id, new.name.clone(), group_fields(prev, new)),
+                );
+            }
+            Some(_) => summary.groups.unchanged += 1,
+        }
+    }
+    out
+}
+
+/// The changes in apply order (section 2), before the waves.
+fn plan_order(
+    old: &EffectiveOrg,
+    hierarchy_after: &Hierarchy<'_>,
+    mut group_upserts: BTreeMap<&str, Change>,
+    users: UserChanges,
+    deleted_groups: &BTreeSet<&str>,
+) -> Vec<Change> {
+    let upsert_ids: BTreeSet<&str> = group_upserts.keys().copied().collect();
+    let mut changes: Vec<Change> = Vec::new();
+    for id in hierarchy_after.order(&upsert_ids, false) {
+        if let Some(c) = group_upserts.remove(id) {
+            changes.push(c);
+        }
+    }
+    changes.extend(users.creates);
+    changes.extend(users.updates);
+    changes.extend(users.deletes);
+    let hierarchy_before = Hierarchy::new(&old.groups);
+    for id in hierarchy_before.order(deleted_groups, true) {
+        if let Some(prev) = old.groups.get(id) {
+            changes.push(delete(Record::Group(prev.clone())));
+        }
+    }
+    changes
+}
+
+/// Gives each change its wave (1-based in the document) and puts the
+/// changes in apply order: wave by wave, plan order inside each. Sets that
+/// cannot be placed block the plan (`wavesImpossible`).
+fn plan_waves(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    after: &EffectiveOrg,
+    changes: Vec<Change>,
+    cap: u32,
+    notes: &mut Notes,
+) -> (Vec<Change>, Vec<Wave>) {
+    let (wave_of, impossible) = waves::assign(org, old, after, &changes, cap);
+    for i in impossible {
+        notes.block(BlockedCode::WavesImpossible, i.kind, i.ids, i.message);
+    }
+    let counts = waves::counts(&changes, &wave_of);
+    let mut placed: Vec<(usize, Change)> = wave_of.into_iter().zip(changes).collect();
+    // Stable: plan order inside each wave.
+    placed.sort_by_key(|(w, _)| *w);
+    let changes = placed
+        .into_iter()
+        .map(|(w, mut c)| {
+            c.wave = u32::try_from(w + 1).unwrap_or(u32::MAX);
+            c
+        })
+        .collect();
+    (changes, counts)
 }
 
 /// Lookups in a map by ascending keys in one walk: amortised O(1) each
@@ -339,6 +453,7 @@ fn create(record: Record) -> Change {
         action: Action::Create,
         external_id: record.external_id().to_owned(),
         label: record.label(),
+        wave: 0,
         fields: Vec::new(),
         after: Some(record),
         before: None,
@@ -351,6 +466,7 @@ fn delete(record: Record) -> Change {
         action: Action::Delete,
         external_id: record.external_id().to_owned(),
         label: record.label(),
+        wave: 0,
         fields: Vec::new(),
         after: None,
         before: Some(record),
@@ -363,6 +479,7 @@ fn update(kind: Kind, id: &str, label: String, fields: Vec<FieldChange>) -> Chan
         action: Action::Update,
         external_id: id.to_owned(),
         label,
+        wave: 0,
         fields,
         after: None,
         before: None,
@@ -395,17 +512,51 @@ fn effective_group(g: &DesiredGroup, old: Option<&EffGroup>) -> EffGroup {
     }
 }
 
+/// What [`effective_user`] needs besides the user.
+struct UserCtx<'a> {
+    force_language: bool,
+    deleted_groups: &'a BTreeSet<&'a str>,
+    managed_group: &'a dyn Fn(&str) -> bool,
+}
+
 /// A user after the plan, with the warnings its fields call for.
 fn effective_user(
     u: &DesiredUser,
     old: Option<&EffUser>,
-    force_language: bool,
-    deleted_groups: &BTreeSet<&str>,
-    managed_group: &dyn Fn(&str) -> bool,
+    ctx: &UserCtx<'_>,
     notes: &mut Notes,
 ) -> EffUser {
-    let id = u.external_id.as_str();
-    let at = Some((Kind::User, id));
+    let mut eff = user_as_given(u);
+    let Some(old) = old else {
+        for list in AccessList::ALL {
+            eff.list_mut(list)
+                .retain(|g| !ctx.deleted_groups.contains(g.as_str()));
+        }
+        return eff;
+    };
+    // Existing user: what is omitted is left as is.
+    existing_language(u, old, ctx.force_language, &mut eff, notes);
+    if u.active.is_none() && !old.active {
+        let id = &u.external_id;
+        notes.warn_at(
+            WarningCode::UserReactivated,
+            Some((Kind::User, id)),
+            Some("active"),
+            format!(
+                "user `{id}` is deactivated and `active` is omitted, which the API reads as \
+                 true: the user is reactivated; write `active: false` to keep it deactivated"
+            ),
+        );
+    }
+    for list in AccessList::ALL {
+        existing_list(u, old, list, ctx, &mut eff, notes);
+    }
+    existing_role_and_properties(u, old, &mut eff, notes);
+    eff
+}
+
+/// The user as the spec gives it, omissions at their create-time values.
+fn user_as_given(u: &DesiredUser) -> EffUser {
     let access = &u.access_info;
     let mut eff = EffUser {
         external_id: u.external_id.clone(),
@@ -428,22 +579,25 @@ fn effective_user(
             eff.list_mut(list).clone_from(given);
         }
     }
-    let Some(old) = old else {
-        for list in AccessList::ALL {
-            eff.list_mut(list)
-                .retain(|g| !deleted_groups.contains(g.as_str()));
-        }
-        return eff;
-    };
+    eff
+}
 
-    // Existing user: what is omitted is left as is.
+/// `language` of an existing user: changed only with `forceSetLanguage`.
+fn existing_language(
+    u: &DesiredUser,
+    old: &EffUser,
+    force_language: bool,
+    eff: &mut EffUser,
+    notes: &mut Notes,
+) {
+    let id = u.external_id.as_str();
     if !force_language {
         if let Some(wanted) = &u.language
             && old.language.as_ref() != Some(wanted)
         {
             notes.warn_at(
                 WarningCode::LanguageNotForced,
-                at,
+                Some((Kind::User, id)),
                 Some("language"),
                 format!(
                     "user `{id}` keeps language {} although the spec says `{wanted}`: the API \
@@ -456,71 +610,84 @@ fn effective_user(
     } else if u.language.is_none() {
         eff.language.clone_from(&old.language);
     }
-    if u.active.is_none() && !old.active {
-        notes.warn_at(
-            WarningCode::UserReactivated,
-            at,
-            Some("active"),
-            format!(
-                "user `{id}` is deactivated and `active` is omitted, which the API reads as \
-                 true: the user is reactivated; write `active: false` to keep it deactivated"
-            ),
-        );
-    }
-    for list in AccessList::ALL {
-        let path = list.path();
-        let previous = old.list(list);
-        match access.list(list) {
-            Some(given) => {
-                // "If provided, will clear all other memberships of managed
-                // groups not set here": other entries are kept.
-                let kept: BTreeSet<String> = previous
-                    .iter()
-                    .filter(|g| !given.contains(*g) && !managed_group(g))
-                    .cloned()
-                    .collect();
-                if !kept.is_empty() {
-                    notes.warn_at(
-                        WarningCode::UnmanagedMembershipKept,
-                        at,
-                        Some(path),
-                        format!(
-                            "`{path}` of user `{id}` leaves out {}, which orgform does not \
-                             manage: the API clears only entries of managed groups, so the \
-                             server keeps {}; remove it in &frankly itself",
-                            show_ids(&kept),
-                            if kept.len() == 1 { "it" } else { "them" }
-                        ),
-                    );
-                }
-                eff.list_mut(list).extend(kept);
+}
+
+/// One accessInfo list of an existing user: a given list keeps the entries
+/// of unmanaged groups; an omitted one is left as is; entries naming a
+/// deleted group vanish.
+fn existing_list(
+    u: &DesiredUser,
+    old: &EffUser,
+    list: AccessList,
+    ctx: &UserCtx<'_>,
+    eff: &mut EffUser,
+    notes: &mut Notes,
+) {
+    let id = u.external_id.as_str();
+    let at = Some((Kind::User, id));
+    let path = list.path();
+    let previous = old.list(list);
+    match u.access_info.list(list) {
+        Some(given) => {
+            // "If provided, will clear all other memberships of managed
+            // groups not set here": other entries are kept.
+            let kept: BTreeSet<String> = previous
+                .iter()
+                .filter(|g| !given.contains(*g) && !(ctx.managed_group)(g))
+                .cloned()
+                .collect();
+            if !kept.is_empty() {
+                notes.warn_at(
+                    WarningCode::UnmanagedMembershipKept,
+                    at,
+                    Some(path),
+                    format!(
+                        "`{path}` of user `{id}` leaves out {}, which orgform does not \
+                         manage: the API clears only entries of managed groups, so the \
+                         server keeps {}; remove it in &frankly itself",
+                        show_ids(&kept),
+                        if kept.len() == 1 { "it" } else { "them" }
+                    ),
+                );
             }
-            None => {
-                let rest: BTreeSet<String> = previous
-                    .iter()
-                    .filter(|g| !deleted_groups.contains(g.as_str()))
-                    .cloned()
-                    .collect();
-                if !rest.is_empty() {
-                    notes.warn_at(
-                        WarningCode::OmittedFieldKept,
-                        at,
-                        Some(path),
-                        format!(
-                            "`{path}` of user `{id}` is omitted, so the server keeps {}; write \
-                             `{}: []` to clear it",
-                            show_ids(&rest),
-                            list.field()
-                        ),
-                    );
-                }
-                *eff.list_mut(list) = rest;
-            }
+            eff.list_mut(list).extend(kept);
         }
-        eff.list_mut(list)
-            .retain(|g| !deleted_groups.contains(g.as_str()));
+        None => {
+            let rest: BTreeSet<String> = previous
+                .iter()
+                .filter(|g| !ctx.deleted_groups.contains(g.as_str()))
+                .cloned()
+                .collect();
+            if !rest.is_empty() {
+                notes.warn_at(
+                    WarningCode::OmittedFieldKept,
+                    at,
+                    Some(path),
+                    format!(
+                        "`{path}` of user `{id}` is omitted, so the server keeps {}; write \
+                         `{}: []` to clear it",
+                        show_ids(&rest),
+                        list.field()
+                    ),
+                );
+            }
+            *eff.list_mut(list) = rest;
+        }
     }
-    if access.role.is_none() {
+    eff.list_mut(list)
+        .retain(|g| !ctx.deleted_groups.contains(g.as_str()));
+}
+
+/// An omitted role and omitted externalProperties keys are left as is.
+fn existing_role_and_properties(
+    u: &DesiredUser,
+    old: &EffUser,
+    eff: &mut EffUser,
+    notes: &mut Notes,
+) {
+    let id = u.external_id.as_str();
+    let at = Some((Kind::User, id));
+    if u.access_info.role.is_none() {
         eff.role = old.role;
         if old.role != Role::User {
             notes.warn_at(
@@ -550,7 +717,6 @@ fn effective_user(
             );
         }
     }
-    eff
 }
 
 /// The protected sets after the plan: the state's, plus `protected: true`,
@@ -855,8 +1021,11 @@ fn protection_checks(
     }
 }
 
-/// The relative thresholds (passed by `--force`) and the minimum number of
-/// administrators (never passed by `--force`).
+/// A crossed relative threshold: its code, kind and what was crossed.
+type Crossed = (BlockedCode, Kind, String);
+
+/// The relative thresholds, passed by `--force` (a `thresholdForced`
+/// warning instead of a block).
 fn thresholds(
     org: &DesiredOrg,
     old: &EffectiveOrg,
@@ -867,80 +1036,12 @@ fn thresholds(
 ) {
     let safety = &org.safety;
     let min_population = safety.min_population.unwrap_or(DEFAULT_MIN_POPULATION) as usize;
-    let mut crossed: Vec<(BlockedCode, Kind, String)> = Vec::new();
-
-    // Users deleted or deactivated, of the managed users in the state.
-    let population = old.users.len();
-    let mut after_users = Cursor::new(&after.users);
-    let deactivated = old
-        .users
-        .iter()
-        .filter(|(id, u)| after_users.get(id).is_some_and(|a| u.active && !a.active))
-        .count();
-    let lost = summary.users.delete + deactivated;
-    let pct = safety
-        .max_user_deletion_percent
-        .unwrap_or(DEFAULT_MAX_USER_DELETION_PERCENT);
-    if population >= min_population && over(lost, pct, population) {
-        crossed.push((
-            BlockedCode::UserDeletionThreshold,
-            Kind::User,
-            format!(
-                "the plan deletes {} and deactivates {deactivated} of the {population} managed \
-                 users ({}), above `safety.maxUserDeletionPercent` ({pct}%)",
-                summary.users.delete,
-                percent(lost, population)
-            ),
-        ));
-    }
-
-    let population = old.groups.len();
-    let lost = summary.groups.delete;
-    let pct = safety
-        .max_group_deletion_percent
-        .unwrap_or(DEFAULT_MAX_GROUP_DELETION_PERCENT);
-    if population >= min_population && over(lost, pct, population) {
-        crossed.push((
-            BlockedCode::GroupDeletionThreshold,
-            Kind::Group,
-            format!(
-                "the plan deletes {lost} of the {population} managed groups ({}), above \
-                 `safety.maxGroupDeletionPercent` ({pct}%)",
-                percent(lost, population)
-            ),
-        ));
-    }
-
-    if let Some(pct) = safety.max_membership_loss_percent {
-        // Every (user, group) pair of `memberOf` in the state that is gone
-        // afterwards, whether the user or the membership goes.
-        let mut population = 0;
-        let mut lost = 0;
-        let mut after_users = Cursor::new(&after.users);
-        for (id, u) in &old.users {
-            population += u.member_of.len();
-            let kept = after_users.get(id).map(|a| &a.member_of);
-            lost += u
-                .member_of
-                .iter()
-                .filter(|g| !kept.is_some_and(|k| k.contains(*g)))
-                .count();
-        }
-        if population >= min_population && over(lost, pct, population) {
-            crossed.push((
-                BlockedCode::MembershipLossThreshold,
-                Kind::User,
-                format!(
-                    "the plan removes {lost} of the {population} group memberships \
-                     (`accessInfo.memberOf`) in the state ({}), above \
-                     `safety.maxMembershipLossPercent` ({pct}%)",
-                    percent(lost, population)
-                ),
-            ));
-        }
-    }
-
-    for (code, kind, message) in crossed {
+    let crossed = [
+        user_deletion_threshold(org, old, after, summary, min_population),
+        group_deletion_threshold(org, old, summary, min_population),
+        membership_loss_threshold(org, old, after, min_population),
+    ];
+    for (code, kind, message) in crossed.into_iter().flatten() {
         if options.force {
             notes.warn(
                 WarningCode::ThresholdForced,
@@ -959,41 +1060,171 @@ fn thresholds(
             );
         }
     }
+}
 
-    let min_admins = safety.min_administrators.unwrap_or(0) as usize;
-    if min_admins > 0 && org.users.is_some() {
-        let admins: Vec<&String> = after
-            .users
+/// Users deleted or deactivated, of the managed users in the state.
+fn user_deletion_threshold(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    after: &EffectiveOrg,
+    summary: &Summary,
+    min_population: usize,
+) -> Option<Crossed> {
+    let population = old.users.len();
+    let mut after_users = Cursor::new(&after.users);
+    let deactivated = old
+        .users
+        .iter()
+        .filter(|(id, u)| after_users.get(id).is_some_and(|a| u.active && !a.active))
+        .count();
+    let lost = summary.users.delete + deactivated;
+    let pct = org
+        .safety
+        .max_user_deletion_percent
+        .unwrap_or(DEFAULT_MAX_USER_DELETION_PERCENT);
+    (population >= min_population && over(lost, pct, population)).then(|| {
+        (
+            BlockedCode::UserDeletionThreshold,
+            Kind::User,
+            format!(
+                "the plan deletes {} and deactivates {deactivated} of the {population} managed \
+                 users ({}), above `safety.maxUserDeletionPercent` ({pct}%)",
+                summary.users.delete,
+                percent(lost, population)
+            ),
+        )
+    })
+}
+
+/// Groups deleted, of the managed groups in the state.
+fn group_deletion_threshold(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    summary: &Summary,
+    min_population: usize,
+) -> Option<Crossed> {
+    let population = old.groups.len();
+    let lost = summary.groups.delete;
+    let pct = org
+        .safety
+        .max_group_deletion_percent
+        .unwrap_or(DEFAULT_MAX_GROUP_DELETION_PERCENT);
+    (population >= min_population && over(lost, pct, population)).then(|| {
+        (
+            BlockedCode::GroupDeletionThreshold,
+            Kind::Group,
+            format!(
+                "the plan deletes {lost} of the {population} managed groups ({}), above \
+                 `safety.maxGroupDeletionPercent` ({pct}%)",
+                percent(lost, population)
+            ),
+        )
+    })
+}
+
+/// Every (user, group) pair of `memberOf` in the state that is gone
+/// afterwards, whether the user or the membership goes.
+fn membership_loss_threshold(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    after: &EffectiveOrg,
+    min_population: usize,
+) -> Option<Crossed> {
+    let pct = org.safety.max_membership_loss_percent?;
+    let mut population = 0;
+    let mut lost = 0;
+    let mut after_users = Cursor::new(&after.users);
+    for (id, u) in &old.users {
+        population += u.member_of.len();
+        let kept = after_users.get(id).map(|a| &a.member_of);
+        lost += u
+            .member_of
             .iter()
-            .filter(|(_, u)| u.active && u.role == Role::Administrator)
-            .map(|(id, _)| id)
-            .collect();
-        if admins.len() < min_admins {
-            notes.block(
-                BlockedCode::MinAdministrators,
-                Some(Kind::User),
-                Vec::new(),
-                format!(
-                    "after the plan {} active managed user{} would have role Administrator{}, \
-                     fewer than `safety.minAdministrators` ({min_admins}); give more users \
-                     `role: Administrator` (--force does not pass this rule)",
-                    admins.len(),
-                    if admins.len() == 1 { "" } else { "s" },
-                    if admins.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " ({})",
-                            admins
-                                .iter()
-                                .map(|a| format!("`{a}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    }
-                ),
-            );
-        }
+            .filter(|g| !kept.is_some_and(|k| k.contains(*g)))
+            .count();
+    }
+    (population >= min_population && over(lost, pct, population)).then(|| {
+        (
+            BlockedCode::MembershipLossThreshold,
+            Kind::User,
+            format!(
+                "the plan removes {lost} of the {population} group memberships \
+                 (`accessInfo.memberOf`) in the state ({}), above \
+                 `safety.maxMembershipLossPercent` ({pct}%)",
+                percent(lost, population)
+            ),
+        )
+    })
+}
+
+/// The minimum number of administrators (never passed by `--force`), and
+/// the `noAdministratorLeft` warning: a plan that leaves no active managed
+/// Administrator when the state had one.
+fn min_administrators(
+    org: &DesiredOrg,
+    old: &EffectiveOrg,
+    after: &EffectiveOrg,
+    notes: &mut Notes,
+) {
+    if org.users.is_none() {
+        return;
+    }
+    let is_admin = |u: &EffUser| u.active && u.role == Role::Administrator;
+    let admins: Vec<&String> = after
+        .users
+        .iter()
+        .filter(|(_, u)| is_admin(u))
+        .map(|(id, _)| id)
+        .collect();
+    let before: Vec<&String> = old
+        .users
+        .iter()
+        .filter(|(_, u)| is_admin(u))
+        .map(|(id, _)| id)
+        .collect();
+    if admins.is_empty() && !before.is_empty() {
+        notes.warn(
+            WarningCode::NoAdministratorLeft,
+            None,
+            format!(
+                "after the plan no active managed user has role Administrator (the state has \
+                 {}): only manually created administrators, if any, could manage the account \
+                 and its API tokens; keep one with `role: Administrator`, or set \
+                 `safety.minAdministrators` to make this a rule",
+                before
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let min_admins = org.safety.min_administrators.unwrap_or(0) as usize;
+    if min_admins > 0 && admins.len() < min_admins {
+        notes.block(
+            BlockedCode::MinAdministrators,
+            Some(Kind::User),
+            Vec::new(),
+            format!(
+                "after the plan {} active managed user{} would have role Administrator{}, \
+                 fewer than `safety.minAdministrators` ({min_admins}); give more users \
+                 `role: Administrator` (--force does not pass this rule)",
+                admins.len(),
+                if admins.len() == 1 { "" } else { "s" },
+                if admins.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        admins
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+        );
     }
 }
 

@@ -82,7 +82,10 @@ impl Painter {
 ///   deleted record, `before -> after` for an update (`(none)` for an
 ///   absent value); unchanged records are not listed;
 /// - the summary line, `Plan: 1 to create, 2 to update, 0 to delete
-///   (users: …; groups: …).`, or `No changes.`;
+///   (users: …; groups: …).`, or `No changes.`; for a plan of several
+///   requests, `# wave 2 of 3` above each wave's first change, and after
+///   the summary `This plan is applied in 3 waves (the API takes at most
+///   20,000 changes of a kind per request):` with each wave's counts;
 /// - the six limits (when there are changes), the warnings, and the
 ///   blocked reasons in full.
 pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
@@ -115,7 +118,13 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
             out,
             "orgform will perform the following actions, in this order:"
         );
+        let waves = doc.waves.len();
+        let mut wave = 0;
         for change in &doc.changes {
+            if waves > 1 && change.wave != wave {
+                wave = change.wave;
+                let _ = writeln!(out, "\n  # wave {wave} of {waves}");
+            }
             out.push('\n');
             write_change(&mut out, &p, change);
         }
@@ -130,6 +139,7 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
             counts(&s.users),
             counts(&s.groups),
         );
+        write_waves(&mut out, doc);
         let _ = writeln!(out, "\nLimits (planned / limit):");
         let width = doc
             .limits
@@ -189,6 +199,17 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         }
     }
     out
+}
+
+/// A plan of several requests: the headline, then each wave's counts.
+fn write_waves(out: &mut String, doc: &PlanDoc) {
+    let Some(headline) = crate::waves::headline(doc) else {
+        return;
+    };
+    let _ = writeln!(out, "\nThis plan is {headline}:");
+    for (i, w) in doc.waves.iter().enumerate() {
+        let _ = writeln!(out, "  wave {}: {}", i + 1, crate::waves::wave_counts(w));
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -261,10 +261,51 @@ fn invariants(spec: &ValidatedSpec, base: Base<'_>, options: &PlanOptions, p: &P
     let sent = p.request_limits();
     assert_eq!(sent.max_users_deleted as usize, p.summary().users.delete);
     assert_eq!(sent.max_groups_deleted as usize, p.summary().groups.delete);
+    // Create and update limits: the spec's, capped at the per-request cap.
     assert_eq!(
         sent.max_users_created,
-        spec.org().settings.limits.max_users_created
+        spec.org()
+            .settings
+            .limits
+            .max_users_created
+            .min(spec.org().target.max_per_request())
     );
+    // The waves add up to the plan, each within the cap.
+    let cap = p.max_per_request() as usize;
+    let mut sums = [0usize; 6];
+    for w in p.waves() {
+        for (sum, n) in sums.iter_mut().zip([
+            w.users.create,
+            w.users.update,
+            w.users.delete,
+            w.groups.create,
+            w.groups.update,
+            w.groups.delete,
+        ]) {
+            *sum += n;
+            if !p
+                .blocked_reasons()
+                .iter()
+                .any(|r| r.code == BlockedCode::WavesImpossible)
+            {
+                assert!(n <= cap, "a wave over the cap {cap}: {w:?}");
+            }
+        }
+    }
+    let s = p.summary();
+    assert_eq!(
+        sums,
+        [
+            s.users.create,
+            s.users.update,
+            s.users.delete,
+            s.groups.create,
+            s.groups.update,
+            s.groups.delete
+        ]
+    );
+    assert_eq!(p.waves().is_empty(), p.changes().is_empty());
+    assert!(p.changes().windows(2).all(|w| w[0].wave <= w[1].wave));
     assert_eq!(p.is_blocked(), !p.blocked_reasons().is_empty());
     assert_eq!(p.has_changes(), !p.changes().is_empty());
     assert_eq!(p.spec_digest(), spec.digest());
@@ -371,12 +412,32 @@ show: [json]
     );
     assert_eq!(p.summary().users.create, 2);
     assert_eq!(p.summary().groups.create, 2);
-    // The parent is created first although its externalId sorts later? No:
-    // 0000897 < 0000898 anyway; the deep-tree case covers the other order.
+    // Here the parent also has the smaller externalId, so this order cannot
+    // tell "parents first" from "smallest first":
+    // `a_parent_with_the_larger_id_is_created_first` can.
     assert_eq!(p.changes()[0].external_id, "0000897");
     let base = Base::empty();
     assert_eq!(base.serial, 0);
     assert!(base.org.users.is_empty() && base.lineage.is_none());
+}
+
+#[test]
+fn a_parent_with_the_larger_id_is_created_first() {
+    // By externalId alone `a-child` (and `b-root`) would come before
+    // `z-parent`; parents first puts `z-parent` before its child, and ties
+    // among ready groups go by externalId (`b-root` before `z-parent`).
+    let p = check(
+        "parent_with_larger_id",
+        r#"
+spec:
+  groups:
+    - {externalId: a-child, name: Child, parent: z-parent}
+    - {externalId: b-root, name: Another root}
+    - {externalId: z-parent, name: Parent}
+"#,
+    );
+    let order: Vec<&str> = p.changes().iter().map(|c| c.external_id.as_str()).collect();
+    assert_eq!(order, ["b-root", "z-parent", "a-child"]);
 }
 
 #[test]
@@ -1157,6 +1218,8 @@ show: [json]
             "formatVersion",
             "base",
             "specDigest",
+            "maxPerRequest",
+            "waves",
             "blocked",
             "blockedReasons",
             "summary",
@@ -1224,8 +1287,22 @@ show: [json]
     );
     assert_eq!(
         keys(&changes[1]),
-        sorted(vec!["kind", "action", "externalId", "label", "fields"])
+        sorted(vec![
+            "kind",
+            "action",
+            "externalId",
+            "label",
+            "wave",
+            "fields"
+        ])
     );
+    assert_eq!(
+        v["waves"],
+        serde_json::json!([{"users": {"create": 0, "update": 1, "delete": 1},
+                            "groups": {"create": 1, "update": 0, "delete": 1}}])
+    );
+    assert_eq!(v["maxPerRequest"], 20000);
+    assert!(changes.iter().all(|c| c["wave"] == 1));
     // The text keeps the documented field order.
     let text = render::json(&p);
     let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
@@ -1311,30 +1388,22 @@ fn a_saved_plan_round_trips_and_verifies_against_the_same_state() {
     let read: SavedPlan = serde_json::from_str(&json).unwrap();
     assert_eq!(read, saved);
     assert_eq!(
-        read.render_text(&TextOptions::default()),
+        render::text_doc(read.plan(), &TextOptions::default()),
         render::text(&p, &TextOptions::default())
     );
-    assert_eq!(read.render_json(), render::json(&p));
+    assert_eq!(render::json_doc(read.plan()), render::json(&p));
     assert_eq!(read.options(), PlanOptions::default());
 
-    // Re-validate the saved org, replan against the same state: accepted.
-    let again_spec = orgform_spec::validate_org(read.org().clone()).unwrap();
+    // Re-validate the saved org, replan against the same state: accepted,
+    // and the plan is the reviewed one.
     let base = Base {
         lineage: Some(LINEAGE),
         serial: 4,
         org: &org,
     };
-    let replanned = plan(&again_spec, base, &read.options());
-    assert_eq!(read.verify(&replanned), Ok(()));
-    assert_eq!(read.check_base(Some(LINEAGE), 4), Ok(()));
-    assert_eq!(
-        read.check_state(
-            Some(LINEAGE),
-            4,
-            Some("https://org.example.com/v1/organization")
-        ),
-        Ok(())
-    );
+    let (again_spec, replanned) = read.replan(base).expect("the same state");
+    assert_eq!(again_spec.digest(), spec.digest());
+    assert_eq!(replanned.digest(), p.digest());
 }
 
 #[test]
@@ -1347,11 +1416,6 @@ fn a_saved_plan_is_refused_when_stale_foreign_altered_or_forced_differently() {
     push(saved.check_base(Some(LINEAGE), 5));
     push(saved.check_base(Some("another-lineage"), 4));
     push(saved.check_base(None, 0));
-    push(saved.check_state(
-        Some(LINEAGE),
-        4,
-        Some("https://other.example.com/v1/organization"),
-    ));
 
     // The state changed under the same serial (or the org in the file was
     // edited and re-planned): the replanned digest differs.
@@ -1392,7 +1456,22 @@ fn a_saved_plan_is_refused_when_stale_foreign_altered_or_forced_differently() {
     let first = SavedPlan::new(&empty_plan, &spec, None);
     push(first.check_base(Some(LINEAGE), 1));
     assert_eq!(first.check_base(None, 0), Ok(()));
-    assert_eq!(first.check_state(None, 0, None), Ok(()));
+    assert!(first.replan(Base::empty()).is_ok());
+    let moved_base = Base {
+        lineage: Some(LINEAGE),
+        serial: 4,
+        org: &moved,
+    };
+    push(saved.replan(moved_base).map(|_| ()));
+    let mut json: Value = serde_json::to_value(&saved).unwrap();
+    json["org"]["users"][0]["email"] = "not-an-email".into();
+    let invalid: SavedPlan = serde_json::from_value(json).unwrap();
+    let err = invalid.replan(same).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(err, SavedPlanError::InvalidOrg(_))
+            || matches!(err, SavedPlanError::Altered { .. }),
+        "{err}"
+    );
 
     insta::with_settings!({
         snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
@@ -1693,4 +1772,165 @@ fn generated_cases_keep_every_invariant() {
     // The generator must reach both sides of each question.
     assert!(blocked > 300 && blocked < 2700, "{blocked} blocked");
     assert!(changed > 1500, "{changed} with changes");
+}
+
+// ------------------------------------------------------------ waves
+
+/// A reorg above a cap of 2: everyone moves to a new group and the old one
+/// goes; the plan is shown in waves in text, JSON and Markdown.
+#[test]
+fn a_plan_in_waves_shows_each_wave_in_text_json_and_markdown() {
+    let case = r#"
+before:
+  groups:
+    - {externalId: old, name: Old unit}
+  users:
+    - {externalId: U1, firstName: Ann, lastName: Ash, email: ann@example.com, accessInfo: {memberOf: [old]}}
+    - {externalId: U2, firstName: Bob, lastName: Birch, email: bob@example.com, accessInfo: {memberOf: [old]}}
+    - {externalId: U3, firstName: Cat, lastName: Cedar, email: cat@example.com, accessInfo: {memberOf: [old]}}
+spec:
+  target: {maxPerRequest: 2}
+  groups:
+    - {externalId: new, name: New unit}
+  users:
+    - {externalId: U1, firstName: Ann, lastName: Ash, email: ann@example.com, accessInfo: {memberOf: [new]}}
+    - {externalId: U2, firstName: Bob, lastName: Birch, email: bob@example.com, accessInfo: {memberOf: [new]}}
+    - {externalId: U3, firstName: Cat, lastName: Cedar, email: cat@example.com, accessInfo: {memberOf: [new]}}
+    - {externalId: U4, firstName: Dan, lastName: Dale, email: dan@example.com, accessInfo: {memberOf: [new]}}
+show: [json]
+"#;
+    let p = check("waves_reorg", case);
+    assert!(!p.is_blocked(), "{:?}", p.blocked_reasons());
+    let waves: Vec<(usize, usize, usize)> = p
+        .waves()
+        .iter()
+        .map(|w| (w.users.update, w.users.create, w.groups.delete))
+        .collect();
+    // The new group, the joiner and the first two moves; then the third
+    // move and the old group's deletion (after every member has moved).
+    assert_eq!(waves, [(2, 1, 0), (1, 0, 1)]);
+    assert_eq!(p.waves()[0].groups.create, 1);
+    let order: Vec<(u32, &str)> = p
+        .changes()
+        .iter()
+        .map(|c| (c.wave, c.external_id.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (1, "new"),
+            (1, "U4"),
+            (1, "U1"),
+            (1, "U2"),
+            (2, "U3"),
+            (2, "old")
+        ]
+    );
+    let limits = p.wave_limits(0);
+    assert_eq!(
+        (
+            limits.max_users_updated,
+            limits.max_users_deleted,
+            limits.max_groups_deleted
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(p.wave_limits(1).max_groups_deleted, 1);
+    // Before the last wave the old group still exists and U3 is still in it.
+    let mid = p.effective_after_wave(0);
+    assert!(mid.groups.contains_key("old") && mid.groups.contains_key("new"));
+    assert!(mid.users["U3"].member_of.contains("old"));
+    assert!(mid.users.contains_key("U4") && mid.users["U1"].member_of.contains("new"));
+    assert_eq!(&p.effective_after_wave(1), p.effective_after());
+
+    let before = effective_of_case(case);
+    let md = crate::markdown::render(
+        &crate::review::Review::of_plan(&p, &before),
+        &crate::markdown::MarkdownOptions::default(),
+    );
+    assert!(md.contains("Applied in 2 waves (`target.maxPerRequest` allows at most 2"));
+    snapshot("waves_reorg_markdown", &md);
+}
+
+/// The state a case's `before` specs leave (for reviews that need it).
+fn effective_of_case(case: &str) -> EffectiveOrg {
+    let case: Value = serde_yaml::from_str(case).expect("the case is YAML");
+    let mut org = effective(&case["base"]);
+    let befores: Vec<Value> = match &case["before"] {
+        Value::Null => Vec::new(),
+        Value::Array(specs) => specs.clone(),
+        one => vec![one.clone()],
+    };
+    for before in befores {
+        let spec = validated(&before);
+        let p = plan(
+            &spec,
+            Base {
+                lineage: None,
+                serial: 0,
+                org: &org,
+            },
+            &PlanOptions::default(),
+        );
+        org = p.effective_after().clone();
+    }
+    org
+}
+
+#[test]
+fn a_single_request_plan_has_one_wave_and_sends_the_spec_itself() {
+    let spec = validated(
+        &serde_yaml::from_str::<Value>(
+            "users:\n  - {externalId: U1, firstName: A, lastName: B, email: a@example.com}\n",
+        )
+        .unwrap(),
+    );
+    let p = plan(&spec, Base::empty(), &PlanOptions::default());
+    assert_eq!(p.waves().len(), 1);
+    assert_eq!(&p.wave_request(&spec, 0), spec.org());
+    assert_eq!(p.wave_limits(0), p.request_limits());
+    assert_eq!(&p.effective_after_wave(0), p.effective_after());
+    assert_eq!(p.changes()[0].wave, 1);
+    let none = plan(
+        &spec,
+        Base {
+            lineage: Some(LINEAGE),
+            serial: 1,
+            org: p.effective_after(),
+        },
+        &PlanOptions::default(),
+    );
+    assert!(none.waves().is_empty());
+    assert!(render::json(&none).contains("\"waves\": []"));
+}
+
+#[test]
+fn no_administrator_left_warns_only_when_the_state_had_one() {
+    let case = |role: &str| {
+        format!(
+            r#"
+before:
+  users:
+    - {{externalId: A1, firstName: Ann, lastName: Ash, email: ann@example.com, accessInfo: {{role: {role}}}}}
+spec:
+  users:
+    - {{externalId: A1, firstName: Ann, lastName: Ash, email: ann@example.com, accessInfo: {{role: User}}}}
+"#
+        )
+    };
+    let p = check("no_administrator_left", &case("Administrator"));
+    assert!(
+        p.warnings()
+            .iter()
+            .any(|w| w.code == WarningCode::NoAdministratorLeft),
+        "{:?}",
+        p.warnings()
+    );
+    assert!(!p.is_blocked());
+    let p = check("no_administrator_left_none_before", &case("Manager"));
+    assert!(
+        !p.warnings()
+            .iter()
+            .any(|w| w.code == WarningCode::NoAdministratorLeft)
+    );
 }

@@ -42,6 +42,10 @@ pub(crate) struct Account {
     /// Lower-cased email -> the manual user's label.
     pub manual_emails: BTreeMap<String, String>,
     pub other_company_emails: BTreeSet<String>,
+    /// The most a request's limits may be (`--max-per-request`; the API's
+    /// 20000 by default): a request whose limit is above it is refused
+    /// (`invalidRequest`, naming the setting).
+    pub max_per_request: u32,
 }
 
 impl Account {
@@ -69,7 +73,15 @@ impl Account {
                 .map(|e| e.to_lowercase())
                 .collect(),
             fixture,
+            max_per_request: MAX_LIMIT,
         }
+    }
+
+    /// The same account with a lower per-request cap (clamped to
+    /// `1..=20000`).
+    pub fn with_max_per_request(mut self, cap: u32) -> Account {
+        self.max_per_request = cap.clamp(1, MAX_LIMIT);
+        self
     }
 
     fn manual_users(&self) -> &[FixtureUser] {
@@ -120,6 +132,47 @@ pub(crate) struct Outcome {
     /// The managed records after the request; the server stores them only
     /// when `validateOnly` is false.
     pub next: Managed,
+}
+
+/// The emulator's semantics in process, without HTTP, the token or faults:
+/// the same [`process`] the server runs. For tests that check another
+/// component against the emulator (the wave planner's property tests).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    account: Account,
+    managed: Managed,
+}
+
+impl Engine {
+    /// An account from `fixture` with no managed records, taking at most
+    /// `max_per_request` (clamped to `1..=20000`) changes of a kind per
+    /// request.
+    pub fn new(fixture: Fixture, max_per_request: u32) -> Engine {
+        Engine {
+            account: Account::new(fixture).with_max_per_request(max_per_request),
+            managed: Managed::default(),
+        }
+    }
+
+    /// Answers one request body as the server would; a request with
+    /// `validateOnly: false` that is accepted is committed.
+    pub fn post(&mut self, body: &[u8]) -> Result<OrganizationResponse, Vec<ApiError>> {
+        let outcome = process(&self.account, &self.managed, body)?;
+        if !outcome.response.validate_only {
+            self.managed = outcome.next;
+        }
+        Ok(outcome.response)
+    }
+
+    /// The managed users held.
+    pub fn users(&self) -> &BTreeMap<String, EffUser> {
+        &self.managed.users
+    }
+
+    /// The managed groups held.
+    pub fn groups(&self) -> &BTreeMap<String, EffGroup> {
+        &self.managed.groups
+    }
 }
 
 /// Whether `phone` is E.164: `+`, then 8 to 15 digits, the country code not
@@ -479,14 +532,15 @@ impl Checker<'_> {
     /// The six limits (default 200); an out-of-range one is reported and
     /// left out of the limit check.
     fn limits(&mut self, s: &WireSettings) -> BTreeMap<LimitName, u32> {
+        let cap = self.account.max_per_request;
         let mut out = BTreeMap::new();
         for name in LimitName::ALL {
             match wire_limit(s, name) {
                 None => {
-                    out.insert(name, DEFAULT_LIMIT);
+                    out.insert(name, DEFAULT_LIMIT.min(cap));
                 }
                 Some(v) => match u32::try_from(v) {
-                    Ok(v) if v <= MAX_LIMIT => {
+                    Ok(v) if v <= cap => {
                         out.insert(name, v);
                     }
                     _ => self.add(ApiError {
@@ -494,7 +548,15 @@ impl Checker<'_> {
                         limit: Some(v),
                         ..invalid(
                             None,
-                            format!("`{name}` is `{v}`; it must be between 0 and {MAX_LIMIT}"),
+                            if cap < MAX_LIMIT {
+                                format!(
+                                    "`{name}` is `{v}`; this emulator takes at most {cap} \
+                                     changes of a kind per request (--max-per-request), so it \
+                                     must be between 0 and {cap}"
+                                )
+                            } else {
+                                format!("`{name}` is `{v}`; it must be between 0 and {MAX_LIMIT}")
+                            },
                         )
                     }),
                 },

@@ -135,6 +135,7 @@ mod fixture;
 mod server;
 mod store;
 
+pub use engine::Engine;
 pub use faults::{FaultSpec, Faults, FaultsBody};
 pub use fixture::{AccountDefaults, Fixture, FixtureGroup, FixtureUser};
 
@@ -242,6 +243,9 @@ pub struct SimConfig {
     pub fixture: Option<Fixture>,
     /// Faults in force at start.
     pub faults: Faults,
+    /// The per-request cap (`--max-per-request`, `1..=20000`); `None` = the
+    /// API's 20000. A request whose limit is above it is refused.
+    pub max_per_request: Option<u32>,
 }
 
 impl SimConfig {
@@ -261,6 +265,7 @@ impl fmt::Debug for SimConfig {
             .field("data_file", &self.data_file)
             .field("fixture", &self.fixture)
             .field("faults", &self.faults)
+            .field("max_per_request", &self.max_per_request)
             .finish()
     }
 }
@@ -275,7 +280,10 @@ fn prepare(config: SimConfig) -> Result<Arc<server::Shared>, SimError> {
             problems: problems.join("; "),
         });
     }
-    let account = engine::Account::new(fixture);
+    let mut account = engine::Account::new(fixture);
+    if let Some(cap) = config.max_per_request {
+        account = account.with_max_per_request(cap);
+    }
     let managed = match &config.data_file {
         Some(path) => {
             let managed = store::load(path)?.unwrap_or_default();

@@ -62,7 +62,7 @@ pub use error::StateError;
 pub use fsio::write_private_atomic;
 pub use history::{Actor, ChangeCounts, CiIdentity, HistoryEntry, KindCounts, Outcome, RecordIds};
 pub use lock::LockHolder;
-pub use state::{FORMAT_VERSION, State};
+pub use state::{FORMAT_VERSION, Rollout, State};
 
 /// The env var naming the state file when `--state` is not given.
 pub const STATE_ENV: &str = "ORGFORM_STATE";

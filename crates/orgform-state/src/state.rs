@@ -43,8 +43,37 @@ pub struct State {
     pub applied_at: String,
     /// The orgform version that wrote the file.
     pub tool_version: String,
+    /// An apply in waves that this state is part of (DESIGN section 7):
+    /// written after each wave of a plan of more than one request, kept
+    /// after its last wave (so the same saved plan reads "already
+    /// applied"), cleared by the next commit of any other plan
+    /// ([`State::next`]). A file without it reads fine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
     /// The effective records: what the server holds after the apply.
     pub org: EffectiveOrg,
+}
+
+/// How far an apply in waves has come: `{"planDigest", "baseSerial",
+/// "wavesDone", "wavesTotal"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// The digest of the plan being applied (`Plan::digest`).
+    pub plan_digest: String,
+    /// The serial of the state the plan was made against (0 = no state).
+    pub base_serial: u64,
+    /// Waves committed so far (this state is the commit of the last one).
+    pub waves_done: u32,
+    /// Waves in the plan.
+    pub waves_total: u32,
+}
+
+impl Rollout {
+    /// Whether waves remain to be applied.
+    pub fn is_unfinished(&self) -> bool {
+        self.waves_done < self.waves_total
+    }
 }
 
 impl State {
@@ -58,11 +87,28 @@ impl State {
             spec_digest: spec_digest.to_owned(),
             applied_at: now_rfc3339(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            rollout: None,
             org,
         }
     }
 
-    /// The state after the next apply: same lineage, serial + 1, now.
+    /// This state as the commit of a wave: with `rollout` recorded. The
+    /// apply loop writes `State::first(..)` or `previous.next(..)`, then
+    /// `.with_rollout(Rollout { plan_digest, base_serial, waves_done: k + 1,
+    /// waves_total })` after wave `k` (0-based) of a plan of several waves.
+    pub fn with_rollout(mut self, rollout: Rollout) -> State {
+        self.rollout = Some(rollout);
+        self
+    }
+
+    /// The rollout still open (waves remain), for the `rolloutUnfinished`
+    /// warning of `plan` and `state show`.
+    pub fn unfinished_rollout(&self) -> Option<&Rollout> {
+        self.rollout.as_ref().filter(|r| r.is_unfinished())
+    }
+
+    /// The state after the next apply: same lineage, serial + 1, now, no
+    /// `rollout` (a wave's commit adds it with [`State::with_rollout`]).
     pub fn next(&self, org: EffectiveOrg, spec_digest: &str, endpoint: Option<&str>) -> State {
         State {
             format_version: FORMAT_VERSION,
@@ -72,6 +118,7 @@ impl State {
             spec_digest: spec_digest.to_owned(),
             applied_at: now_rfc3339(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            rollout: None,
             org,
         }
     }
@@ -245,6 +292,7 @@ mod tests {
             spec_digest: "sha256:00ff".to_owned(),
             applied_at: "2026-11-23T10:00:00Z".to_owned(),
             tool_version: "0.1.0".to_owned(),
+            rollout: None,
             org,
         }
     }
@@ -273,6 +321,48 @@ mod tests {
         assert_eq!(next.serial, 2);
         assert_eq!(next.spec_digest, "sha256:bb");
         assert_eq!(next.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+    }
+
+    #[test]
+    fn a_rollout_is_written_before_org_read_back_and_cleared_by_the_next_plan() {
+        let rollout = Rollout {
+            plan_digest: "sha256:cc".to_owned(),
+            base_serial: 3,
+            waves_done: 1,
+            waves_total: 3,
+        };
+        let state = sample().with_rollout(rollout.clone());
+        assert_eq!(state.unfinished_rollout(), Some(&rollout));
+        let text = String::from_utf8(encode(&state)).unwrap();
+        let at = |key: &str| text.find(key).unwrap_or(usize::MAX);
+        assert!(at("\"rollout\"") < at("\"org\""), "{text}");
+        assert!(
+            text.contains(
+                "\"rollout\": {\n    \"planDigest\": \"sha256:cc\",\n    \"baseSerial\": 3,\n    \
+                 \"wavesDone\": 1,\n    \"wavesTotal\": 3\n  }"
+            ),
+            "{text}"
+        );
+        let path = Path::new("s.json");
+        assert_eq!(parse(path, text.as_bytes(), None).unwrap(), state);
+        // An older file, without it, reads fine.
+        assert_eq!(parse(path, &encode(&sample()), None).unwrap().rollout, None);
+        // The last wave's commit keeps it, finished.
+        let done = Rollout {
+            waves_done: 3,
+            ..rollout
+        };
+        let last = state
+            .next(EffectiveOrg::default(), "sha256:dd", None)
+            .with_rollout(done.clone());
+        assert_eq!(last.rollout.as_ref(), Some(&done));
+        assert_eq!(last.unfinished_rollout(), None);
+        // Any other plan's commit clears it.
+        assert_eq!(
+            last.next(EffectiveOrg::default(), "sha256:ee", None)
+                .rollout,
+            None
+        );
     }
 
     #[test]

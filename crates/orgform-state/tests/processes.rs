@@ -211,6 +211,7 @@ fn make_state(serial: u64) -> State {
         spec_digest: format!("sha256:{serial:064x}"),
         applied_at: format!("2026-11-23T10:{:02}:{:02}Z", serial / 60 % 60, serial % 60),
         tool_version: "0.1.0".to_owned(),
+        rollout: None,
         org,
     }
 }

@@ -42,6 +42,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         data_file: args.data.clone(),
         fixture,
         faults,
+        max_per_request: args.max_per_request,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
