@@ -100,6 +100,36 @@ fn chars(s: &str) -> usize {
 }
 
 impl Writer {
+    /// A writer for a comment of at most `options.max_chars` characters
+    /// ending in `footer`.
+    fn new(options: &MarkdownOptions, footer: &str) -> Writer {
+        Writer {
+            out: String::new(),
+            used: 0,
+            budget: options
+                .max_chars
+                .saturating_sub(chars(footer) + NOTE_RESERVE),
+            omitted: Vec::new(),
+            cut: false,
+        }
+    }
+
+    /// The comment: what was written, the cut note when something was left
+    /// out (`whole` says where the rest is), and the footer.
+    fn finish(self, whole: &str, footer: &str) -> String {
+        let mut out = self.out;
+        if !self.omitted.is_empty() {
+            let _ = writeln!(
+                out,
+                "> [!NOTE]\n> **This comment was cut** to stay under GitHub's limit of 65,536 \
+                 characters. Not shown: {}. {whole}\n",
+                self.omitted.join("; ")
+            );
+        }
+        out.push_str(footer);
+        out
+    }
+
     fn push(&mut self, s: &str) {
         self.used += chars(s);
         self.out.push_str(s);
@@ -188,15 +218,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn render(review: &Review<'_>, options: &MarkdownOptions) -> String {
     let doc = review.doc();
     let footer = footer(review);
-    let mut w = Writer {
-        out: String::new(),
-        used: 0,
-        budget: options
-            .max_chars
-            .saturating_sub(chars(&footer) + NOTE_RESERVE),
-        omitted: Vec::new(),
-        cut: false,
-    };
+    let mut w = Writer::new(options, &footer);
     let deletions = report::deletions(review);
 
     w.section(&title(doc, &deletions), [], 0, "", "title");
@@ -278,19 +300,12 @@ pub fn render(review: &Review<'_>, options: &MarkdownOptions) -> String {
         );
     }
 
-    let mut out = w.out;
-    if !w.omitted.is_empty() {
-        let _ = writeln!(
-            out,
-            "> [!NOTE]\n> **This comment was cut** to stay under GitHub's limit of 65,536 \
-             characters. Not shown: {}. The saved plan (`orgform plan --out`, kept by CI as an \
-             artifact) holds the whole plan: `orgform show PLANFILE`; every deletion is in the \
-             deletions report (`--deletions-report`).\n",
-            w.omitted.join("; ")
-        );
-    }
-    out.push_str(&footer);
-    out
+    w.finish(
+        "The saved plan (`orgform plan --out`, kept by CI as an artifact) holds the whole plan: \
+         `orgform show PLANFILE`; every deletion is in the deletions report \
+         (`--deletions-report`).",
+        &footer,
+    )
 }
 
 fn of_action(doc: &PlanDoc, action: Action) -> Vec<&Change> {
@@ -802,15 +817,7 @@ fn diagnostics_comment(
 ) -> String {
     let footer =
         "<sub>orgform validate · values that look like emails or phones are masked</sub>\n";
-    let mut w = Writer {
-        out: String::new(),
-        used: 0,
-        budget: options
-            .max_chars
-            .saturating_sub(chars(footer) + NOTE_RESERVE),
-        omitted: Vec::new(),
-        cut: false,
-    };
+    let mut w = Writer::new(options, footer);
     w.section(head, [], 0, "", "title");
     if !diagnostics.is_empty() {
         let masks = crate::redact::Secrets::default();
@@ -842,17 +849,7 @@ fn diagnostics_comment(
             "diagnostics",
         );
     }
-    let mut out = w.out;
-    if !w.omitted.is_empty() {
-        let _ = writeln!(
-            out,
-            "> [!NOTE]\n> **This comment was cut** to stay under GitHub's limit of 65,536 \
-             characters. Not shown: {}. `orgform validate SPEC` lists every one.\n",
-            w.omitted.join("; ")
-        );
-    }
-    out.push_str(footer);
-    out
+    w.finish("`orgform validate SPEC` lists every one.", footer)
 }
 
 /// A plan of several requests (issue 19): the headline and one row of
@@ -864,7 +861,10 @@ fn waves_table(out: &mut String, doc: &PlanDoc) {
     let mut first = headline;
     first.replace_range(..1, "A");
     let _ = writeln!(out, "{first}:\n");
-    let _ = writeln!(out, "| wave | users to create | to update | to delete | groups to create | to update | to delete |");
+    let _ = writeln!(
+        out,
+        "| wave | users to create | to update | to delete | groups to create | to update | to delete |"
+    );
     let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|");
     for (i, w) in doc.waves.iter().enumerate() {
         let _ = writeln!(
