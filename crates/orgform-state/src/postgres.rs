@@ -631,11 +631,11 @@ async fn connect(t: &Target, purpose: &str) -> Result<Conn, StateError> {
             let (client, connection) = config
                 .connect(NoTls)
                 .await
-                .map_err(|e| t.db_err("connect to", e))?;
+                .map_err(|e| t.db_err("connect to", pg_detail(&e)))?;
             tokio::spawn(async move {
                 let why = match connection.await {
                     Ok(()) => "the connection was closed".to_owned(),
-                    Err(e) => e.to_string(),
+                    Err(e) => pg_detail(&e),
                 };
                 mark(why);
             });
@@ -647,11 +647,11 @@ async fn connect(t: &Target, purpose: &str) -> Result<Conn, StateError> {
             let (client, connection) = config
                 .connect(tls)
                 .await
-                .map_err(|e| t.db_err("connect to", e))?;
+                .map_err(|e| t.db_err("connect to", pg_detail(&e)))?;
             tokio::spawn(async move {
                 let why = match connection.await {
                     Ok(()) => "the connection was closed".to_owned(),
-                    Err(e) => e.to_string(),
+                    Err(e) => pg_detail(&e),
                 };
                 mark(why);
             });
@@ -670,7 +670,7 @@ async fn tables_exist(t: &Target, c: &Client) -> Result<bool, StateError> {
             &[&format!("\"{}\".orgform_schema_version", t.url.schema)],
         )
         .await
-        .map_err(|e| t.db_err("read from", e))?;
+        .map_err(|e| t.db_err("read from", pg_detail(&e)))?;
     let exists: Option<String> = row.get(0);
     if exists.is_none() {
         return Ok(false);
@@ -681,7 +681,7 @@ async fn tables_exist(t: &Target, c: &Client) -> Result<bool, StateError> {
             &[],
         )
         .await
-        .map_err(|e| t.db_err("read from", e))?;
+        .map_err(|e| t.db_err("read from", pg_detail(&e)))?;
     let version: Option<i32> = row.get(0);
     check_schema_version(t, version.unwrap_or(0))?;
     Ok(version.is_some())
@@ -704,7 +704,7 @@ async fn ensure_tables(t: &Target, c: &mut Client) -> Result<(), StateError> {
     if tables_exist(t, c).await? {
         return Ok(());
     }
-    let err = |e| t.db_err("create orgform's tables in", e);
+    let err = |e: tokio_postgres::Error| t.db_err("create orgform's tables in", pg_detail(&e));
     let tx = c.transaction().await.map_err(err)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock($1)",
@@ -864,7 +864,7 @@ impl PgStore {
                         .await
                     }
                 }
-                .map_err(|e| t.db_err("read the state from", e))?;
+                .map_err(|e| t.db_err("read the state from", pg_detail(&e)))?;
                 Ok(rows.first().map(|r| r.get::<_, String>(0)))
             },
         )?;
@@ -884,7 +884,7 @@ impl PgStore {
                     &[&t.url.name],
                 )
                 .await
-                .map_err(|e| t.db_err("read the versions from", e))?;
+                .map_err(|e| t.db_err("read the versions from", pg_detail(&e)))?;
             Ok(rows
                 .iter()
                 .map(|r| Version {
@@ -904,7 +904,7 @@ impl PgStore {
             move |t, c| async move {
                 prune_rows(&t, &c, keep)
                     .await
-                    .map_err(|e| t.db_err("prune old versions in", e))
+                    .map_err(|e| t.db_err("prune old versions in", pg_detail(&e)))
             },
         )
     }
@@ -924,7 +924,7 @@ impl PgStore {
                     &[&t.url.name, &line],
                 )
                 .await
-                .map_err(|e| t.db_err("append to the history in", e))?;
+                .map_err(|e| t.db_err("append to the history in", pg_detail(&e)))?;
                 Ok(())
             },
         )
@@ -941,7 +941,7 @@ impl PgStore {
                     &[&t.url.name],
                 )
                 .await
-                .map_err(|e| t.db_err("read the history from", e))?;
+                .map_err(|e| t.db_err("read the history from", pg_detail(&e)))?;
             Ok(rows
                 .iter()
                 .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
@@ -1019,7 +1019,7 @@ impl PgStore {
                         &[&pid, &start],
                     )
                     .await
-                    .map_err(|e| t.db_err("end the holder's session in", e))?;
+                    .map_err(|e| t.db_err("end the holder's session in", pg_detail(&e)))?;
                     let deadline = Instant::now() + Duration::from_secs(10);
                     while lock_is_held(&t, &c).await? {
                         if Instant::now() > deadline {
@@ -1040,7 +1040,7 @@ impl PgStore {
                         &[&t.url.name, &holder.id],
                     )
                     .await
-                    .map_err(|e| t.db_err("remove the lock holder in", e))?;
+                    .map_err(|e| t.db_err("remove the lock holder in", pg_detail(&e)))?;
                 Ok(n > 0)
             },
         )
@@ -1072,6 +1072,24 @@ fn unknown_holder() -> LockHolder {
     }
 }
 
+/// The server's message where there is one (the driver's own Display of a
+/// server error is only "db error").
+fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -1099,7 +1117,7 @@ async fn lock_is_held(t: &Target, c: &Client) -> Result<bool, StateError> {
             &[&((key >> 32) & 0xffff_ffff), &(key & 0xffff_ffff)],
         )
         .await
-        .map_err(|e| t.db_err("read the lock in", e))?;
+        .map_err(|e| t.db_err("read the lock in", pg_detail(&e)))?;
     Ok(row.get(0))
 }
 
@@ -1116,7 +1134,7 @@ async fn read_holder_row(
             &[&t.url.name],
         )
         .await
-        .map_err(|e| t.db_err("read the lock holder in", e))?;
+        .map_err(|e| t.db_err("read the lock holder in", pg_detail(&e)))?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
@@ -1175,11 +1193,7 @@ async fn acquire(
     let start = Instant::now();
     let mut poll = Duration::from_millis(25);
     loop {
-        let row = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .await
-            .map_err(|e| t.db_err("take the lock in", e))?;
-        if row.get::<_, bool>(0) {
+        if try_lock(&t, c, key).await? {
             break;
         }
         let waited = start.elapsed();
@@ -1189,12 +1203,24 @@ async fn acquire(
                 poll = (poll * 2).min(Duration::from_millis(500));
             }
             _ => {
-                let current = read_holder_row(&t, c).await?.map(|(h, _, _)| h);
+                // The holder writes its row just after taking the lock: give
+                // it a moment to appear rather than naming nobody.
+                let mut current = None;
+                for _ in 0..40 {
+                    current = read_holder_row(&t, c).await?.map(|(h, _, _)| h);
+                    if current.is_some() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                if current.is_none() && try_lock(&t, c, key).await? {
+                    break;
+                }
                 return Err(StateError::Locked {
                     lock: PathBuf::from(&t.described),
                     holder: Box::new(current.unwrap_or_else(unknown_holder)),
                     stale: false,
-                    waited: wait.map(|_| waited),
+                    waited: wait.map(|_| start.elapsed()),
                 });
             }
         }
@@ -1217,7 +1243,7 @@ async fn acquire(
         &[&t.url.name, &json],
     )
     .await
-    .map_err(|e| t.db_err("record the lock holder in", e))?;
+    .map_err(|e| t.db_err("record the lock holder in", pg_detail(&e)))?;
 
     let Conn { client, closed } = conn;
     let client = Arc::new(tokio::sync::Mutex::new(client));
@@ -1229,6 +1255,14 @@ async fn acquire(
     };
     tokio::spawn(heartbeat(t, client, closed, stopping));
     Ok(session)
+}
+
+async fn try_lock(t: &Target, c: &Client, key: i64) -> Result<bool, StateError> {
+    let row = c
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+        .await
+        .map_err(|e| t.db_err("take the lock in", pg_detail(&e)))?;
+    Ok(row.get(0))
 }
 
 /// Every [`HEARTBEAT`]: a query on the lock session within
@@ -1254,7 +1288,7 @@ async fn heartbeat(
         drop(c);
         let why = match answer {
             Ok(Ok(_)) => continue,
-            Ok(Err(e)) => e.to_string(),
+            Ok(Err(e)) => pg_detail(&e),
             Err(_) => format!(
                 "no answer to the heartbeat within {}s",
                 ALIVE_TIMEOUT.as_secs()
@@ -1302,7 +1336,7 @@ impl PgLock {
             let c = client.lock().await;
             match tokio::time::timeout(ALIVE_TIMEOUT, c.simple_query("SELECT 1")).await {
                 Ok(Ok(_)) => Ok(None),
-                Ok(Err(e)) => Ok(Some(e.to_string())),
+                Ok(Err(e)) => Ok(Some(pg_detail(&e))),
                 Err(_) => Ok(Some(format!(
                     "no answer within {}s",
                     ALIVE_TIMEOUT.as_secs()
@@ -1371,7 +1405,16 @@ impl PgLock {
                 ),
             )
             .await;
-            Ok((r, c.is_closed()))
+            // A failed transaction on a session that no longer answers is a
+            // lost session (ended by force-unlock --force, the network, the
+            // server), whatever the driver's error said.
+            let closed = r.is_err()
+                && (c.is_closed()
+                    || !matches!(
+                        tokio::time::timeout(ALIVE_TIMEOUT, c.simple_query("SELECT 1")).await,
+                        Ok(Ok(_))
+                    ));
+            Ok((r, closed))
         })?;
         match result {
             (Ok(()), _) => Ok(()),
@@ -1420,10 +1463,10 @@ impl PgLock {
                     &[&t.url.name, &id],
                 )
                 .await
-                .map_err(|e| t.db_err("release the lock in", e))?;
+                .map_err(|e| t.db_err("release the lock in", pg_detail(&e)))?;
                 c.execute("SELECT pg_advisory_unlock($1)", &[&t.url.lock_key()])
                     .await
-                    .map_err(|e| t.db_err("release the lock in", e))?;
+                    .map_err(|e| t.db_err("release the lock in", pg_detail(&e)))?;
                 Ok(())
             })
             .await;
@@ -1450,7 +1493,7 @@ async fn cas_commit(
     text: &str,
     line: Option<&str>,
 ) -> Result<(), StateError> {
-    let err = |e: tokio_postgres::Error| t.db_err("commit the state to", e);
+    let err = |e: tokio_postgres::Error| t.db_err("commit the state to", pg_detail(&e));
     let tx = c.transaction().await.map_err(err)?;
     let key = t.url.lock_key();
     let ours = tx
