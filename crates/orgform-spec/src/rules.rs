@@ -13,7 +13,7 @@ use orgform_model::{
 };
 
 use crate::diag::Diagnostic;
-use crate::source::{ELEMENT, Files, GROUP_PATHS, Pos, Positions, USER_PATHS, path_id};
+use crate::source::{ELEMENT, Files, Pos, Positions, field_id};
 use crate::suggest::did_you_mean;
 use crate::tables::{LANGUAGES, TIME_ZONES};
 use crate::yaml::unquote;
@@ -46,11 +46,7 @@ const SUGGESTION_LIMIT: u32 = 100;
 const LISTED_VALUES: usize = 20;
 
 fn key(kind: Kind, path: &str) -> u16 {
-    let paths = match kind {
-        Kind::User => USER_PATHS,
-        Kind::Group => GROUP_PATHS,
-    };
-    path_id(paths, path).unwrap_or(u16::MAX)
+    field_id(kind, path).unwrap_or(u16::MAX)
 }
 
 impl Checker<'_> {

@@ -156,9 +156,9 @@ impl Files {
     }
 }
 
-/// Field paths of a user, as stored in a [`SourceMap`]; an
-/// `externalProperties.<key>` path gets an interned id after these.
-pub(crate) const USER_PATHS: &[&str] = &[
+/// The keys of a user, in the API reference's order: the one table of
+/// user field names (the decoder, `fmt` and the source map use it).
+pub(crate) const USER_KEYS: &[&str] = &[
     "externalId",
     "firstName",
     "lastName",
@@ -168,17 +168,19 @@ pub(crate) const USER_PATHS: &[&str] = &[
     "timezone",
     "language",
     "accessInfo",
-    "accessInfo.memberOf",
-    "accessInfo.adminOf",
-    "accessInfo.inheritedAdminOf",
-    "accessInfo.interestOf",
-    "accessInfo.role",
     "externalProperties",
     "protected",
 ];
-
-/// Field paths of a group.
-pub(crate) const GROUP_PATHS: &[&str] =
+/// The keys of `accessInfo`.
+pub(crate) const ACCESS_KEYS: &[&str] = &[
+    "memberOf",
+    "adminOf",
+    "inheritedAdminOf",
+    "interestOf",
+    "role",
+];
+/// The keys of a group.
+pub(crate) const GROUP_KEYS: &[&str] =
     &["externalId", "name", "description", "parent", "protected"];
 
 /// Key ids for list elements: `ELEMENT + key of the list`.
@@ -186,9 +188,19 @@ pub(crate) const ELEMENT: u16 = 1 << 14;
 /// First key id of interned `externalProperties.<key>` paths.
 pub(crate) const PROP_BASE: u16 = 64;
 
-/// The id of a known field path.
-pub(crate) fn path_id(paths: &[&str], path: &str) -> Option<u16> {
-    paths.iter().position(|p| *p == path).map(|i| i as u16)
+/// The id of a known field path of a record: a key's index in
+/// [`USER_KEYS`] or [`GROUP_KEYS`]; `accessInfo.<key>` comes after the
+/// user keys (every id stays below 32, for [`RecordSrc::bad`]).
+pub(crate) fn field_id(kind: Kind, path: &str) -> Option<u16> {
+    let at = |keys: &[&str], key: &str| keys.iter().position(|k| *k == key);
+    let i = match kind {
+        Kind::Group => at(GROUP_KEYS, path)?,
+        Kind::User => match path.strip_prefix("accessInfo.") {
+            Some(key) => USER_KEYS.len() + at(ACCESS_KEYS, key)?,
+            None => at(USER_KEYS, path)?,
+        },
+    };
+    u16::try_from(i).ok()
 }
 
 /// One field's position, 12 bytes: at 100k users with ~15 fields each, the
@@ -369,11 +381,7 @@ impl SourceMap {
     /// `externalProperties.gender`.
     pub fn field(&self, kind: Kind, external_id: &str, path: &str) -> Option<Location> {
         let rec = self.find(kind, external_id)?;
-        let paths = match kind {
-            Kind::User => USER_PATHS,
-            Kind::Group => GROUP_PATHS,
-        };
-        let key = match path_id(paths, path) {
+        let key = match field_id(kind, path) {
             Some(k) => k,
             None => *self
                 .prop_ids

@@ -22,16 +22,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use orgform_model::{
-    AttributeDef, DesiredAccess, DesiredGroup, DesiredUser, LimitName, ParentRef, Role, Safety,
-    Settings, Target,
+    AttributeDef, DesiredAccess, DesiredGroup, DesiredUser, Kind, LimitName, ParentRef, Role,
+    Safety, Settings, Target,
 };
 use saphyr_parser::{ScalarStyle, Tag};
 
 use crate::diag::Diagnostic;
 use crate::events::{Ev, K, Reader};
-use crate::source::{
-    ELEMENT, FieldPos, Files, GROUP_PATHS, Pos, Positions, RecordSrc, USER_PATHS, path_id,
-};
+use crate::source::{ELEMENT, FieldPos, Files, Pos, Positions, RecordSrc, field_id};
 use crate::suggest::did_you_mean;
 
 /// Stops decoding a file after a fatal problem (already reported).
@@ -51,28 +49,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "groups",
     "users",
 ];
-pub(crate) const USER_KEYS: &[&str] = &[
-    "externalId",
-    "firstName",
-    "lastName",
-    "email",
-    "phone",
-    "active",
-    "timezone",
-    "language",
-    "accessInfo",
-    "externalProperties",
-    "protected",
-];
-pub(crate) const ACCESS_KEYS: &[&str] = &[
-    "memberOf",
-    "adminOf",
-    "inheritedAdminOf",
-    "interestOf",
-    "role",
-];
-pub(crate) const GROUP_KEYS: &[&str] =
-    &["externalId", "name", "description", "parent", "protected"];
+pub(crate) use crate::source::{ACCESS_KEYS, GROUP_KEYS, USER_KEYS};
 pub(crate) const TARGET_KEYS: &[&str] = &[
     "endpoint",
     "tokenEnv",
@@ -861,7 +838,7 @@ impl Decoder<'_, '_> {
         let fields_start = self.pos.fields.len();
         let mut bad = 0u32;
         let mut u = DesiredUser::new("", "", "", "");
-        let id = |p: &str| path_id(USER_PATHS, p).unwrap_or(u16::MAX);
+        let id = |p: &str| field_id(Kind::User, p).unwrap_or(u16::MAX);
         let mut fields = Fields::new(USER_KEYS, "a user");
         while let Some((name, _)) = self.field_key(&mut fields)? {
             let key_id = id(name);
@@ -935,7 +912,7 @@ impl Decoder<'_, '_> {
         let mut a = DesiredAccess::default();
         let mut fields = Fields::new(ACCESS_KEYS, "`accessInfo`");
         while let Some((name, _)) = self.field_key(&mut fields)? {
-            let key_id = path_id(USER_PATHS, &format!("accessInfo.{name}")).unwrap_or(u16::MAX);
+            let key_id = field_id(Kind::User, &format!("accessInfo.{name}")).unwrap_or(u16::MAX);
             if name == "role" {
                 if let Some((s, p)) = self.string("role")? {
                     self.field(key_id, p);
@@ -985,7 +962,7 @@ impl Decoder<'_, '_> {
         let mut map = BTreeMap::new();
         let mut nulls: Vec<String> = Vec::new();
         let start = self.pos.fields.len();
-        let props_bit = path_id(USER_PATHS, "externalProperties").unwrap_or(0);
+        let props_bit = field_id(Kind::User, "externalProperties").unwrap_or(0);
         while let Some((key, kpos)) = self.key()? {
             let key_id = self.pos.prop_id(&key);
             if map.contains_key(&key) || nulls.contains(&key) {
@@ -1058,7 +1035,7 @@ impl Decoder<'_, '_> {
         let mut g = DesiredGroup::new("", "");
         let mut fields = Fields::new(GROUP_KEYS, "a group");
         while let Some((name, _)) = self.field_key(&mut fields)? {
-            let key_id = path_id(GROUP_PATHS, name).unwrap_or(u16::MAX);
+            let key_id = field_id(Kind::Group, name).unwrap_or(u16::MAX);
             let before = self.diags.len();
             match name {
                 "protected" => {
@@ -1096,7 +1073,7 @@ impl Decoder<'_, '_> {
             }
         }
         for meant in fields.meant_but_missing() {
-            let k = path_id(GROUP_PATHS, meant).unwrap_or(u16::MAX);
+            let k = field_id(Kind::Group, meant).unwrap_or(u16::MAX);
             if k < 32 {
                 bad |= 1 << k;
             }

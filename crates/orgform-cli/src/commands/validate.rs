@@ -1,4 +1,7 @@
 //! `orgform validate`: every diagnostic at once; exit 0 when valid, 1 otherwise.
+//! Text output sums up the diagnostics past the first three of one code
+//! (`--all` draws every one; JSON always has all) and ends with the total
+//! ("2 errors, 3 warnings") on stderr.
 //! `--format markdown` prints a pull-request comment instead (with the plan
 //! comment's marker, so CI posts it in the plan comment's place when the
 //! spec does not validate).
@@ -39,8 +42,34 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             output::print_stdout(&comment)?;
         }
         DiagnosticFormat::Text => {
+            let color = output::stderr_color();
             if !diagnostics.is_empty() {
-                output::print_stderr(&diagnostics.render(output::stderr_color()));
+                let drawn = if args.all {
+                    diagnostics.render_all(color)
+                } else {
+                    diagnostics.render(color)
+                };
+                output::print_stderr(&drawn);
+                // The closing total (like cargo's), after a blank line.
+                let total = if valid {
+                    format!(
+                        "\nthe spec `{}` is valid: {}\n",
+                        args.spec.display(),
+                        diagnostics.total()
+                    )
+                } else {
+                    format!(
+                        "\n{}: the spec `{}` is invalid: {}\n",
+                        orgform_model::palette::paint(
+                            color,
+                            orgform_model::palette::ERROR,
+                            "error"
+                        ),
+                        args.spec.display(),
+                        diagnostics.total()
+                    )
+                };
+                output::print_stderr(&total);
             }
             if let Ok(spec) = &result {
                 let org = spec.org();
