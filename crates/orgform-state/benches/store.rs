@@ -72,7 +72,7 @@ fn measure(label: &str, store: &Store, org: &EffectiveOrg) {
         assert_eq!(loaded.serial, state.serial);
     }
     println!(
-        "{label:<12} load median {:>8.0?}   commit median {:>8.0?}   ({RUNS} runs each, {USERS} users)",
+        "{label:<12} load median {:>9.2?}   commit median {:>9.2?}   ({RUNS} runs each, {USERS} users)",
         median(loads),
         median(commits)
     );
