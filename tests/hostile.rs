@@ -74,6 +74,12 @@ fn assert_no_token(run: &Run, dir: &Path) {
             run.stderr()
         );
         for path in files_under(dir) {
+            // Only regular files: a planted FIFO or a link to /dev/zero would
+            // block or never end (the product must not read them; neither
+            // may this check).
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
             let Ok(content) = std::fs::read(&path) else {
                 continue;
             };
@@ -314,7 +320,13 @@ fn plan_outputs_never_replace_the_state_its_siblings_the_spec_or_a_device() {
     let link = work.path().join("link.json");
     symlink(&victim, &link).unwrap();
     let fifo = work.path().join("fifo.json");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let dir = work.path().display().to_string();
     for (flag, target) in [
         ("--out", state.display().to_string()),
@@ -340,11 +352,23 @@ fn plan_outputs_never_replace_the_state_its_siblings_the_spec_or_a_device() {
             &target,
         ]);
         assert_ne!(run.code(), 0, "{flag} {target}: {}", run.stderr());
-        assert!(run.stderr().contains("refusing"), "{flag} {target}: {}", run.stderr());
+        assert!(
+            run.stderr().contains("refusing"),
+            "{flag} {target}: {}",
+            run.stderr()
+        );
         assert!(run.stdout().is_empty(), "{flag} {target}: nothing printed");
         assert_eq!(std::fs::read(&state).unwrap(), before, "{flag} {target}");
-        assert_eq!(std::fs::read(&spec).unwrap(), spec_before, "{flag} {target}");
-        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me", "{flag} {target}");
+        assert_eq!(
+            std::fs::read(&spec).unwrap(),
+            spec_before,
+            "{flag} {target}"
+        );
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"keep me",
+            "{flag} {target}"
+        );
         assert_no_token(&run, work.path());
     }
     let metadata = std::fs::symlink_metadata("/dev/null").unwrap();
@@ -352,8 +376,13 @@ fn plan_outputs_never_replace_the_state_its_siblings_the_spec_or_a_device() {
     // A new path and an existing plan file are fine.
     let out = work.path().join("plan.json");
     for _ in 0..2 {
-        work.run(&["plan", spec.to_str().unwrap(), "--out", out.to_str().unwrap()])
-            .expect_code(0);
+        work.run(&[
+            "plan",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .expect_code(0);
     }
 }
 
@@ -370,14 +399,24 @@ fn a_symlinked_state_path_is_refused_and_its_target_left_alone() {
     let link = work.path().join(".orgform/other-name.json");
     symlink(&real, &link).unwrap();
     for command in ["plan", "apply"] {
-        let mut args = vec![command, spec.to_str().unwrap(), "--state", link.to_str().unwrap()];
+        let mut args = vec![
+            command,
+            spec.to_str().unwrap(),
+            "--state",
+            link.to_str().unwrap(),
+        ];
         if command == "apply" {
             args.extend(["--auto-approve", "--endpoint", &sim.url]);
         }
         let run = work.run(&args);
         assert_ne!(run.code(), 0, "{command}");
         assert!(run.stderr().contains("symbolic link"), "{}", run.stderr());
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read(&real).unwrap(), before);
         assert!(!work.path().join(".orgform/other-name.json.lock").exists());
         assert_no_token(&run, work.path());
@@ -392,10 +431,18 @@ fn a_state_directory_writable_by_others_is_refused_with_advice() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let state = dir.join("state.json");
-    let run = work.run(&["plan", spec.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    let run = work.run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
     assert_ne!(run.code(), 0);
     assert!(run.stderr().contains("chmod 700"), "{}", run.stderr());
-    assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing written");
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "nothing written"
+    );
 }
 
 #[test]
@@ -434,7 +481,13 @@ fn odd_lock_files_are_errors_with_advice_never_a_busy_loop() {
         let lock = dir.join("state.json.lock");
         match odd {
             "dangling symlink" => symlink(dir.join("nowhere"), &lock).unwrap(),
-            "FIFO" => assert!(Command::new("mkfifo").arg(&lock).status().unwrap().success()),
+            "FIFO" => assert!(
+                Command::new("mkfifo")
+                    .arg(&lock)
+                    .status()
+                    .unwrap()
+                    .success()
+            ),
             _ => std::fs::create_dir(&lock).unwrap(),
         }
         let run = work.run(&[
@@ -449,13 +502,20 @@ fn odd_lock_files_are_errors_with_advice_never_a_busy_loop() {
         assert_ne!(run.code(), 0, "{odd}");
         let err = run.stderr();
         assert!(err.contains("lock"), "{odd}: {err}");
-        assert!(err.contains("force-unlock") || err.contains("remove"), "{odd}: {err}");
+        assert!(
+            err.contains("force-unlock") || err.contains("remove"),
+            "{odd}: {err}"
+        );
         assert!(!work.state().exists(), "{odd}: nothing applied");
         assert_no_token(&run, work.path());
     }
     // Nothing reached the emulator.
     let data = sim.data();
-    assert!(data["users"].as_array().is_none_or(|u| u.iter().all(|u| u["managed"] != true)));
+    assert!(
+        data["users"]
+            .as_array()
+            .is_none_or(|u| u.iter().all(|u| u["managed"] != true))
+    );
 }
 
 #[test]
@@ -549,7 +609,13 @@ fn escape_and_bidi_characters_from_a_state_and_a_lock_never_reach_the_terminal()
     }
     let run = work.run(&["state", "show"]);
     assert!(run.stdout().contains("\\u{1b}"), "{}", run.stdout());
-    let run = work.run(&["apply", spec.to_str().unwrap(), "--auto-approve", "--endpoint", &sim.url]);
+    let run = work.run(&[
+        "apply",
+        spec.to_str().unwrap(),
+        "--auto-approve",
+        "--endpoint",
+        &sim.url,
+    ]);
     assert_ne!(run.code(), 0, "locked");
     assert_escaped(&run);
 }
@@ -563,9 +629,16 @@ fn only_regular_files_are_read_from_a_spec_directory() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("a.yaml"), ABD).unwrap();
     let secret = work.path().join("secret.txt");
-    std::fs::write(&secret, "root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\n").unwrap();
+    std::fs::write(
+        &secret,
+        "root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\n",
+    )
+    .unwrap();
     let cases: [(&str, Box<dyn Fn(&Path)>); 4] = [
-        ("symlink to a file", Box::new(|p: &Path| symlink(&secret, p).unwrap())),
+        (
+            "symlink to a file",
+            Box::new(|p: &Path| symlink(&secret, p).unwrap()),
+        ),
         (
             "symlink to /proc/self/environ",
             Box::new(|p: &Path| symlink("/proc/self/environ", p).unwrap()),
@@ -576,7 +649,10 @@ fn only_regular_files_are_read_from_a_spec_directory() {
                 assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
             }),
         ),
-        ("/dev/zero", Box::new(|p: &Path| symlink("/dev/zero", p).unwrap())),
+        (
+            "/dev/zero",
+            Box::new(|p: &Path| symlink("/dev/zero", p).unwrap()),
+        ),
     ];
     for (name, plant) in cases {
         let planted = dir.join("zz.yaml");
@@ -606,7 +682,8 @@ fn the_emulator_checks_the_token_before_faults_and_bounds_latency_and_strings() 
     assert_eq!(status, 200);
 
     let faults = sim.url.replace("/v1/organization", "/_sim/faults");
-    let (status, text) = common::http_post(&faults, TOKEN, &format!(r#"{{"latencyMs": {}}}"#, u64::MAX));
+    let (status, text) =
+        common::http_post(&faults, TOKEN, &format!(r#"{{"latencyMs": {}}}"#, u64::MAX));
     assert_eq!(status, 400, "{text}");
     let (status, _) = common::http_post(&faults, TOKEN, r#"{"latencyMs": 600001}"#);
     assert_eq!(status, 400);
