@@ -45,7 +45,7 @@ use crate::signals::{Kind as Signal, Signals};
 
 /// What `apply` was given.
 enum Input {
-    Spec(ValidatedSpec),
+    Spec(Box<ValidatedSpec>),
     Saved(Box<SavedPlan>),
 }
 
@@ -770,6 +770,7 @@ fn make_plan(
     let empty = EffectiveOrg::default();
     let saved = match input {
         Input::Spec(spec) => {
+            let spec = *spec;
             let plan = orgform_plan::plan(
                 &spec,
                 base(state, &empty),
@@ -840,7 +841,7 @@ fn read_input(path: &Path) -> anyhow::Result<Input> {
     if is_saved_plan(path) {
         return Ok(Input::Saved(Box::new(commands::review::read_saved(path)?)));
     }
-    Ok(Input::Spec(load_spec(path)?))
+    Ok(Input::Spec(Box::new(load_spec(path)?)))
 }
 
 /// Whether `path` is a file whose first byte is `{` (a saved plan is JSON).

@@ -48,7 +48,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
 
     // Masking happens once, on the data, before any renderer sees it.
     let before = state.as_ref().map_or(&empty, |s| &s.org);
-    let mut review = Review::of_plan(&plan, before);
+    // The comment names the endpoint apply would send to (never credentials).
+    let endpoint = super::choose_endpoint(args.endpoint.as_deref(), &spec, state.as_ref());
+    let mut review = Review::of_plan(&plan, before).with_endpoint(&endpoint.url);
     if let Some((path, saved)) = &previous {
         let comparison = orgform_plan::compare::compare(saved.plan(), plan.doc());
         review = review.with_comparison(comparison, &path.display().to_string());

@@ -28,6 +28,7 @@ use crate::output;
 /// Runs `orgform show`.
 pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let saved = read_saved(&args.planfile)?;
+    let endpoint = endpoint_of(&saved);
     let text = match args.format {
         PlanFormat::Text | PlanFormat::Json => render(&Review::of_doc(saved.plan()), args)?,
         PlanFormat::Markdown => match replan(&saved, args) {
@@ -36,9 +37,9 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
             Ok((plan, state)) => {
                 let empty = EffectiveOrg::default();
                 let before = state.as_ref().map_or(&empty, |s| &s.org);
-                render(&Review::of_plan(&plan, before), args)?
+                render(&Review::of_plan(&plan, before).with_endpoint(&endpoint), args)?
             }
-            Err(_) => render(&Review::of_doc(saved.plan()), args)?,
+            Err(_) => render(&Review::of_doc(saved.plan()).with_endpoint(&endpoint), args)?,
         },
         PlanFormat::Diff => {
             let (plan, state) = replan(&saved, args)?;
@@ -51,6 +52,22 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The endpoint applying the saved plan would use by default:
+/// `ORGFORM_ENDPOINT`, else its org's `target.endpoint`, else the endpoint
+/// its base state was applied to, else the real API's.
+fn endpoint_of(saved: &SavedPlan) -> String {
+    [
+        std::env::var(super::ENDPOINT_ENV).ok(),
+        saved.org().target.endpoint.clone(),
+        saved.base().endpoint.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|e| e.trim().to_owned())
+    .find(|e| !e.is_empty())
+    .unwrap_or_else(|| orgform_frankly::DEFAULT_ENDPOINT.to_owned())
+}
+
 /// Replans the saved org against the state, which must be the plan's
 /// base, and checks that this gives the reviewed plan (the one check apply
 /// makes too: [`SavedPlan::replan`]).
@@ -60,11 +77,10 @@ fn replan(saved: &SavedPlan, args: &ShowArgs) -> anyhow::Result<(Plan, Option<St
     let empty = EffectiveOrg::default();
     let (_, plan) = saved
         .replan(base(state.as_ref(), &empty))
-        .map_err(|err| {
-            if let SavedPlanError::InvalidOrg(diags) = &err {
+        .inspect_err(|err| {
+            if let SavedPlanError::InvalidOrg(diags) = err {
                 output::print_stderr(&diags.render(output::stderr_color()));
             }
-            err
         })
         .with_context(|| {
             format!(
