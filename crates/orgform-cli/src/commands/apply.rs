@@ -347,7 +347,7 @@ impl Session<'_> {
         k: usize,
     ) -> anyhow::Result<Option<ExitCode>> {
         let (offset, total) = (self.rollout.offset, self.rollout.total);
-        let planned = wave_counts(&self.plan.waves()[k]);
+        let planned = preflight::wave_counts(&self.plan.waves()[k]);
         let limits = self.plan.wave_limits(k);
         let org = self.plan.wave_request(self.spec, k);
         let of = if total > 1 {
@@ -597,20 +597,6 @@ impl Session<'_> {
     }
 }
 
-/// A wave's counts as the history records them.
-fn wave_counts(wave: &orgform_plan::Wave) -> ChangeCounts {
-    let k = |c: &orgform_plan::WaveCounts| orgform_state::KindCounts {
-        create: c.create as u64,
-        update: c.update as u64,
-        delete: c.delete as u64,
-        unchanged: 0,
-    };
-    ChangeCounts {
-        users: k(&wave.users),
-        groups: k(&wave.groups),
-    }
-}
-
 /// A server reporting more changes than planned would do what nobody
 /// reviewed: stop before the real request.
 fn more_than_planned(reported: Option<&ChangeCounts>, planned: &ChangeCounts) -> Option<anyhow::Error> {
@@ -685,7 +671,7 @@ impl History<'_> {
             match self.wave {
                 Some((k, total)) => {
                     if let Some(w) = doc.waves.get(k) {
-                        entry.planned = wave_counts(w);
+                        entry.planned = preflight::wave_counts(w);
                     }
                     (entry.created, entry.deleted, entry.deactivated) = ids_of(doc, Some(k as u32 + 1));
                     entry.wave = Some((self.offset + k + 1) as u32);

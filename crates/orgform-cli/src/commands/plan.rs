@@ -63,6 +63,16 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         &review
     };
     output::print_stdout(&render_review(review, args.format)?)?;
+    if let Some(r) = state.as_ref().and_then(|s| s.unfinished_rollout()) {
+        output::print_stderr(&format!(
+            "warning[rolloutUnfinished]: the last apply stopped after wave {} of {} of plan `{}`; \
+             the state holds that intermediate organization: `orgform apply` finishes it (this \
+             plan is the rest of the change)\n",
+            r.waves_done,
+            r.waves_total,
+            orgform_model::text::clean(&r.plan_digest)
+        ));
+    }
 
     if let Some(path) = &args.deletions_report {
         let rows = report::deletions(review);

@@ -202,11 +202,29 @@ pub fn run(
     let token = commands::token_for(spec).context("--preflight needs the API token")?;
     let client = commands::client(spec, &endpoint, token, ClientOverrides::default())?;
     let runtime = commands::runtime()?;
-    let request = OrganizationRequest::from_desired(spec.org(), plan.request_limits(), true);
-    output::print_stderr(&format!(
-        "\nPreflight: sending the desired org to `{}` with validateOnly: true…\n",
-        shown_endpoint(&endpoint.url)
-    ));
+    // A plan in waves is checked by its first wave: the later ones start
+    // from organizations the server does not hold yet.
+    let waves = plan.waves().len();
+    let (org, limits) = if waves > 1 {
+        (plan.wave_request(spec, 0), plan.wave_limits(0))
+    } else {
+        (spec.org().clone(), plan.request_limits())
+    };
+    let request = OrganizationRequest::from_desired(&org, limits, true);
+    drop(org);
+    if waves > 1 {
+        output::print_stderr(&format!(
+            "\nPreflight: the plan is applied in {waves} waves; sending wave 1 only to `{}` with \
+             validateOnly: true (the later waves start from organizations the server does not \
+             hold yet)…\n",
+            shown_endpoint(&endpoint.url)
+        ));
+    } else {
+        output::print_stderr(&format!(
+            "\nPreflight: sending the desired org to `{}` with validateOnly: true…\n",
+            shown_endpoint(&endpoint.url)
+        ));
+    }
     let answer = match runtime.block_on(client.send(&request)) {
         Ok(answer) => answer,
         Err(ClientError::Rejected { errors, .. }) => return Ok(rejected(&errors, spec, store, plan)),
@@ -229,7 +247,10 @@ pub fn run(
         );
         return Ok(Verdict::CountsNotReported);
     };
-    let planned = commands::planned_counts(plan.summary());
+    let planned = match plan.waves().first() {
+        Some(first) if waves > 1 => wave_counts(first),
+        _ => commands::planned_counts(plan.summary()),
+    };
     let differences = commands::differences(&planned, &server);
     if differences.is_empty() {
         output::print_stderr(&format!(
@@ -249,6 +270,20 @@ pub fn run(
     text.push_str(&advice(store, plan));
     output::print_stderr(&text);
     Ok(Verdict::Drift)
+}
+
+/// A wave's counts, as the server reports them.
+pub fn wave_counts(wave: &orgform_plan::Wave) -> orgform_state::ChangeCounts {
+    let k = |c: &orgform_plan::WaveCounts| orgform_state::KindCounts {
+        create: c.create as u64,
+        update: c.update as u64,
+        delete: c.delete as u64,
+        unchanged: 0,
+    };
+    orgform_state::ChangeCounts {
+        users: k(&wave.users),
+        groups: k(&wave.groups),
+    }
 }
 
 /// A rejection: drift when the server would delete records the plan never

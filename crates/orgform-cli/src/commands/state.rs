@@ -121,6 +121,16 @@ fn show(args: &StateShowArgs) -> anyhow::Result<ExitCode> {
         state.org.users.values().filter(|u| !u.active).count(),
         state.org.groups.len()
     );
+    if let Some(r) = state.unfinished_rollout() {
+        let _ = writeln!(
+            out,
+            "Rollout:   UNFINISHED: wave {} of {} of plan {} is the last applied \
+             (warning rolloutUnfinished: `orgform apply` finishes it)",
+            r.waves_done,
+            r.waves_total,
+            clean(&r.plan_digest)
+        );
+    }
     let p = &state.org.protected;
     if !p.is_empty() {
         let _ = writeln!(
