@@ -445,7 +445,11 @@ fn a_state_is_never_sent_to_another_endpoint_unless_told_the_api_moved() {
     };
     let run = moved(&second);
     run.expect_code(1);
-    assert!(run.stderr().contains("more changes than the plan"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("more changes than the plan"),
+        "{}",
+        run.stderr()
+    );
     assert!(managed_users(&second).is_empty());
     assert_eq!(state_json(&work)["serial"], 1);
 

@@ -91,7 +91,10 @@ fn run_bounded(work: &Work, args: &[&str], hang: Duration) -> Bounded {
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`orgform {}` hangs: still running after {limit:?}", args.join(" "));
+            panic!(
+                "`orgform {}` hangs: still running after {limit:?}",
+                args.join(" ")
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     };

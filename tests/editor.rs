@@ -78,8 +78,7 @@ fn committed_schema_is_what_orgform_schema_prints() {
         serde_json::json!(["externalId", "firstName", "lastName", "email"])
     );
     assert_eq!(
-        schema["definitions"]["Settings"]["properties"]["maxUsersDeleted"]["maximum"],
-        10_000_000,
+        schema["definitions"]["Settings"]["properties"]["maxUsersDeleted"]["maximum"], 10_000_000,
         "settings bound one apply; waves keep each request within 20,000"
     );
 }

@@ -146,8 +146,7 @@ fn read_request(stream: &mut TcpStream) -> String {
         .unwrap();
     let mut buf = Vec::new();
     let mut byte = [0u8; 4096];
-    loop {
-        let Ok(n) = stream.read(&mut byte) else { break };
+    while let Ok(n) = stream.read(&mut byte) {
         if n == 0 {
             break;
         }
@@ -634,7 +633,8 @@ fn only_regular_files_are_read_from_a_spec_directory() {
         "root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\n",
     )
     .unwrap();
-    let cases: [(&str, Box<dyn Fn(&Path)>); 4] = [
+    type Plant<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: [(&str, Plant<'_>); 4] = [
         (
             "symlink to a file",
             Box::new(|p: &Path| symlink(&secret, p).unwrap()),

@@ -78,8 +78,16 @@ fn sigterm_before_any_request_stops_with_143() {
     spawned.resume();
     let run = spawned.finish();
     run.expect_code(143);
-    assert!(run.stderr().contains("SIGTERM before any request was sent"), "{}", run.stderr());
-    assert!(run.stderr().contains("nothing was applied"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("SIGTERM before any request was sent"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("nothing was applied"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(last_outcome(&work), "interrupted");
     assert!(!lock_left(&work));
     assert_eq!(serial(&work), None, "no state written");
@@ -100,7 +108,10 @@ fn a_signal_during_the_validation_request_waits_for_it_and_sends_nothing_more() 
     let run = spawned.finish();
     run.expect_code(130);
     let err = run.stderr();
-    assert!(err.contains("waiting for the answer to the validation request"), "{err}");
+    assert!(
+        err.contains("waiting for the answer to the validation request"),
+        "{err}"
+    );
     assert!(err.contains("the real request was not sent"), "{err}");
     assert!(!err.contains("Applying (validateOnly: false)"), "{err}");
     assert_eq!(last_outcome(&work), "interrupted");
@@ -132,9 +143,19 @@ fn a_signal_during_the_real_request_waits_commits_and_stops() {
     run.expect_code(130);
     let err = run.stderr();
     assert!(err.contains("waiting for the server's answer"), "{err}");
-    assert!(err.contains("A second signal abandons the request"), "{err}");
-    assert!(err.contains("was applied and the state records it"), "{err}");
-    assert_eq!(last_outcome(&work), "applied", "the commit landed and is recorded");
+    assert!(
+        err.contains("A second signal abandons the request"),
+        "{err}"
+    );
+    assert!(
+        err.contains("was applied and the state records it"),
+        "{err}"
+    );
+    assert_eq!(
+        last_outcome(&work),
+        "applied",
+        "the commit landed and is recorded"
+    );
     assert_eq!(serial(&work), Some(1));
     assert!(!lock_left(&work));
     assert_eq!(managed_users(&sim), 3);
@@ -153,7 +174,11 @@ fn a_second_signal_abandons_the_real_request_as_maybe_applied() {
     signal(&spawned, rustix::process::Signal::TERM);
     let run = spawned.finish();
     run.expect_code(130);
-    assert!(run.stderr().contains("MAY HAVE APPLIED"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("MAY HAVE APPLIED"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(last_outcome(&work), "maybeApplied");
     assert_eq!(serial(&work), None, "no state without an answer");
     assert!(!lock_left(&work));
@@ -207,7 +232,10 @@ fn read_until(stderr: &mut std::process::ChildStderr, needle: &str) -> String {
     while !String::from_utf8_lossy(&seen).contains(needle) {
         match stderr.read(&mut byte) {
             Ok(1) => seen.push(byte[0]),
-            _ => panic!("stderr ended before `{needle}`: {}", String::from_utf8_lossy(&seen)),
+            _ => panic!(
+                "stderr ended before `{needle}`: {}",
+                String::from_utf8_lossy(&seen)
+            ),
         }
     }
     String::from_utf8_lossy(&seen).into_owned()
@@ -289,7 +317,10 @@ fn history_answers_who_created_and_who_deleted_a_record() {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert_eq!(lines.len(), 2, "{}", json.stdout());
-    assert_eq!(lines[0]["created"]["users"], serde_json::json!(["A", "B", "C"]));
+    assert_eq!(
+        lines[0]["created"]["users"],
+        serde_json::json!(["A", "B", "C"])
+    );
     assert_eq!(lines[0]["actor"]["ci"]["system"], "github");
     assert_eq!(lines[0]["actor"]["ci"]["actor"], "octocat");
     assert_eq!(lines[0]["actor"]["ci"]["runId"], "1234");
@@ -301,7 +332,11 @@ fn history_answers_who_created_and_who_deleted_a_record() {
     assert_eq!(lines[1]["serialBefore"], 1);
     assert_eq!(lines[1]["serialAfter"], 2);
     assert_eq!(lines[1]["endpoint"], sim.url.as_str());
-    assert!(lines[1]["planDigest"].as_str().is_some_and(|d| d.starts_with("sha256:")));
+    assert!(
+        lines[1]["planDigest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
 
     let text = work.run(&["history", "--id", "C"]);
     text.expect_code(0);
@@ -309,13 +344,21 @@ fn history_answers_who_created_and_who_deleted_a_record() {
     assert!(out.contains("created: users C"), "{out}");
     assert!(out.contains("deleted: users C"), "{out}");
     assert!(out.contains("by gitlab-runner@"), "{out}");
-    assert!(out.contains("(github octocat run 1234 commit 0a1b2c)"), "{out}");
+    assert!(
+        out.contains("(github octocat run 1234 commit 0a1b2c)"),
+        "{out}"
+    );
     assert!(!out.contains("users A"), "--id shows only that id: {out}");
 
     let none = work.run(&["history", "--since", "2999-01-01"]);
     none.expect_code(0);
-    assert!(none.stdout().contains("No apply attempts"), "{}", none.stdout());
-    work.run(&["history", "--since", "yesterday"]).expect_code(1);
+    assert!(
+        none.stdout().contains("No apply attempts"),
+        "{}",
+        none.stdout()
+    );
+    work.run(&["history", "--since", "yesterday"])
+        .expect_code(1);
 }
 
 #[test]
@@ -327,10 +370,21 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
     // No token: refused before the plan is printed.
     let run = work.run_env(&apply_args(abc, &sim), &[]);
     run.expect_code(1);
-    assert!(run.stderr().contains("FRANKLY_API_TOKEN"), "{}", run.stderr());
-    assert!(!run.stdout().contains("will be created"), "plan printed first: {}", run.stdout());
+    assert!(
+        run.stderr().contains("FRANKLY_API_TOKEN"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !run.stdout().contains("will be created"),
+        "plan printed first: {}",
+        run.stdout()
+    );
     assert_eq!(last_outcome(&work), "refused");
-    assert_eq!(history(&work)[0]["created"]["users"], serde_json::json!(["A", "B", "C"]));
+    assert_eq!(
+        history(&work)[0]["created"]["users"],
+        serde_json::json!(["A", "B", "C"])
+    );
 
     // Another endpoint than the state's: refused, recorded.
     work.run(&apply_args(abc, &sim)).expect_code(0);
@@ -338,7 +392,11 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
     let abd = work.spec("abd.yaml", ABD);
     let run = work.run(&apply_args(abd.to_str().unwrap(), &other));
     run.expect_code(1);
-    assert!(run.stderr().contains("--endpoint-moved"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--endpoint-moved"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(last_outcome(&work), "refused");
     assert_eq!(managed_users(&other), 0);
 
@@ -349,10 +407,17 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
     // ORGFORM_ENDPOINT comes before the state's.
     let run = work.run_env(
         &["apply", abc, "--auto-approve"],
-        &[("FRANKLY_API_TOKEN", TOKEN), ("ORGFORM_ENDPOINT", &other.url)],
+        &[
+            ("FRANKLY_API_TOKEN", TOKEN),
+            ("ORGFORM_ENDPOINT", &other.url),
+        ],
     );
     run.expect_code(1);
-    assert!(run.stderr().contains("--endpoint-moved"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--endpoint-moved"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -372,7 +437,11 @@ fn a_saved_plan_is_applied_without_asking_unless_confirm_is_given() {
     // --force belongs to plan.
     let run = work.run(&["apply", planfile, "--endpoint", &sim.url, "--force"]);
     run.expect_code(1);
-    assert!(run.stderr().contains("--force belongs to `orgform plan`"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--force belongs to `orgform plan`"),
+        "{}",
+        run.stderr()
+    );
     // No terminal, no --auto-approve: the reviewed plan is applied.
     let run: Run = work.run(&["apply", planfile, "--endpoint", &sim.url]);
     run.expect_code(0);

@@ -9,10 +9,7 @@ use common::{ABC, ABD, Run, Sim, Work};
 
 /// Filters for what changes from run to run: times, lineages, digests.
 const FILTERS: [orgform_testkit::Filter; 5] = [
-    (
-        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z",
-        "[time]",
-    ),
+    (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[time]"),
     (
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
         "[uuid]",
@@ -55,7 +52,12 @@ fn validate_plan_apply_state_history() {
     );
     check(&work, "validate_ok", &["validate", "abc.yaml"]).expect_code(0);
     check(&work, "validate_invalid", &["validate", "bad.yaml"]).expect_code(1);
-    check(&work, "plan_first", &["plan", "abc.yaml", "--detailed-exitcode"]).expect_code(2);
+    check(
+        &work,
+        "plan_first",
+        &["plan", "abc.yaml", "--detailed-exitcode"],
+    )
+    .expect_code(2);
     let url = sim.url.clone();
     let endpoint = ["--endpoint", url.as_str()];
     let apply_abc = [&["apply", "abc.yaml", "--auto-approve"][..], &endpoint].concat();
@@ -64,7 +66,12 @@ fn validate_plan_apply_state_history() {
     let text = transcript(&apply_abc, &run).replace(&url, "[endpoint]");
     orgform_testkit::assert_snapshot!("transcripts", "apply_first", &text, &FILTERS);
     check(&work, "plan_next", &["plan", "abd.yaml"]).expect_code(0);
-    check(&work, "plan_saved", &["plan", "abd.yaml", "--out", "abd.orgplan"]).expect_code(0);
+    check(
+        &work,
+        "plan_saved",
+        &["plan", "abd.yaml", "--out", "abd.orgplan"],
+    )
+    .expect_code(0);
     check(&work, "show_saved", &["show", "abd.orgplan"]).expect_code(0);
     let run = work.run(&["apply", "abd.orgplan"]);
     run.expect_code(0);

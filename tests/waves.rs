@@ -13,7 +13,9 @@ const CAP: &str = "2";
 fn users(n: usize, group: Option<&str>) -> String {
     let mut out = String::new();
     for i in 1..=n {
-        let member = group.map_or(String::new(), |g| format!(", accessInfo: {{memberOf: [{g}]}}"));
+        let member = group.map_or(String::new(), |g| {
+            format!(", accessInfo: {{memberOf: [{g}]}}")
+        });
         out.push_str(&format!(
             "  - {{externalId: U{i}, firstName: Una{i}, lastName: Umber, email: una{i}@example.com{member}}}\n"
         ));
@@ -22,7 +24,9 @@ fn users(n: usize, group: Option<&str>) -> String {
 }
 
 fn spec(body: &str) -> String {
-    format!("version: 1\nsettings: {{maxUsersCreated: 100, maxUsersUpdated: 100, maxUsersDeleted: 100, maxGroupsCreated: 100, maxGroupsDeleted: 100}}\n{body}")
+    format!(
+        "version: 1\nsettings: {{maxUsersCreated: 100, maxUsersUpdated: 100, maxUsersDeleted: 100, maxGroupsCreated: 100, maxGroupsDeleted: 100}}\n{body}"
+    )
 }
 
 fn history(work: &Work) -> Vec<Value> {
@@ -59,7 +63,9 @@ fn converged(work: &Work, sim: &Sim, spec: &str, users: usize) {
     let run = work.run(&["plan", spec, "--detailed-exitcode"]);
     run.expect_code(0);
     assert_eq!(managed(sim, "users").len(), users);
-    let in_state = state(work)["org"]["users"].as_object().map_or(0, |u| u.len());
+    let in_state = state(work)["org"]["users"]
+        .as_object()
+        .map_or(0, |u| u.len());
     assert_eq!(in_state, users, "the state holds what the emulator holds");
 }
 
@@ -67,25 +73,41 @@ fn converged(work: &Work, sim: &Sim, spec: &str, users: usize) {
 fn onboarding_beyond_the_cap_goes_in_waves_and_the_plan_says_so() {
     let work = Work::new();
     let sim = Sim::start(&["--max-per-request", CAP]);
-    let five = spec(&format!("target: {{maxPerRequest: 2}}\nusers:\n{}", users(5, None)));
+    let five = spec(&format!(
+        "target: {{maxPerRequest: 2}}\nusers:\n{}",
+        users(5, None)
+    ));
     let path = work.spec("five.yaml", &five);
     let path = path.to_str().unwrap();
 
     let plan = work.run(&["plan", path, "--format", "json"]);
     plan.expect_code(0);
     let doc: Value = serde_json::from_str(&plan.stdout()).expect("a JSON plan");
-    assert_eq!(doc["waves"].as_array().map(Vec::len), Some(3), "5 creates, 2 a request");
+    assert_eq!(
+        doc["waves"].as_array().map(Vec::len),
+        Some(3),
+        "5 creates, 2 a request"
+    );
     assert_eq!(doc["changes"][4]["wave"], 3);
     let text = work.run(&["plan", path]);
     assert!(text.stdout().contains("3 waves"), "{}", text.stdout());
 
     let run = work.run(&apply(path, &sim));
     run.expect_code(0);
-    assert!(run.stderr().contains("Applying in 3 waves"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("Applying in 3 waves"),
+        "{}",
+        run.stderr()
+    );
     let lines = history(&work);
     let waves: Vec<(u64, u64)> = lines
         .iter()
-        .map(|l| (l["wave"].as_u64().unwrap_or(0), l["waves"].as_u64().unwrap_or(0)))
+        .map(|l| {
+            (
+                l["wave"].as_u64().unwrap_or(0),
+                l["waves"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(waves, [(1, 3), (2, 3), (3, 3)], "one history line a wave");
     assert_eq!(lines[2]["created"]["users"], serde_json::json!(["U5"]));
@@ -108,14 +130,24 @@ fn a_reorg_moves_everyone_to_a_new_group_and_deletes_the_old_one() {
     ));
     let before = work.spec("before.yaml", &before);
     let after = work.spec("after.yaml", &after);
-    work.run(&apply(before.to_str().unwrap(), &sim)).expect_code(0);
+    work.run(&apply(before.to_str().unwrap(), &sim))
+        .expect_code(0);
     let run = work.run(&apply(after.to_str().unwrap(), &sim));
     run.expect_code(0);
     assert!(run.stderr().contains("waves"), "{}", run.stderr());
     assert_eq!(managed(&sim, "groups"), ["NEW"]);
     let users = sim.data()["users"].clone();
-    for u in users.as_array().expect("users").iter().filter(|u| u["managed"] == true) {
-        assert_eq!(u["accessInfo"]["memberOf"], serde_json::json!(["NEW"]), "{u}");
+    for u in users
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| u["managed"] == true)
+    {
+        assert_eq!(
+            u["accessInfo"]["memberOf"],
+            serde_json::json!(["NEW"]),
+            "{u}"
+        );
     }
     converged(&work, &sim, after.to_str().unwrap(), 4);
 }
@@ -132,14 +164,23 @@ fn an_email_and_a_phone_pass_from_a_leaver_to_a_joiner_across_waves() {
     );
     let before = work.spec("before.yaml", &before);
     let after = work.spec("after.yaml", &after);
-    work.run(&apply(before.to_str().unwrap(), &sim)).expect_code(0);
+    work.run(&apply(before.to_str().unwrap(), &sim))
+        .expect_code(0);
     let run = work.run(&apply(after.to_str().unwrap(), &sim));
     run.expect_code(0);
     assert_eq!(managed(&sim, "users"), ["J1", "S1"]);
     let lines = history(&work);
     let last_two: Vec<&Value> = lines.iter().rev().take(2).collect();
-    assert_eq!(last_two[1]["deleted"]["users"], serde_json::json!(["L1"]), "the leaver goes first");
-    assert_eq!(last_two[0]["created"]["users"], serde_json::json!(["J1"]), "then the joiner");
+    assert_eq!(
+        last_two[1]["deleted"]["users"],
+        serde_json::json!(["L1"]),
+        "the leaver goes first"
+    );
+    assert_eq!(
+        last_two[0]["created"]["users"],
+        serde_json::json!(["J1"]),
+        "then the joiner"
+    );
     converged(&work, &sim, after.to_str().unwrap(), 2);
 }
 
@@ -171,21 +212,42 @@ fn apply_and_stop_at_pause(
 fn killed_between_and_within_waves_a_spec_apply_resumes_to_the_same_end() {
     let work = Work::new();
     let sim = Sim::start(&["--max-per-request", CAP]);
-    let five = spec(&format!("target: {{maxPerRequest: 2}}\nusers:\n{}", users(5, None)));
+    let five = spec(&format!(
+        "target: {{maxPerRequest: 2}}\nusers:\n{}",
+        users(5, None)
+    ));
     let path = work.spec("five.yaml", &five);
     let path = path.to_str().unwrap();
 
     // Killed before wave 1's state write: the server has wave 1, the state nothing.
-    apply_and_stop_at_pause(&work, &sim, path, "state-write", 1, rustix::process::Signal::KILL);
+    apply_and_stop_at_pause(
+        &work,
+        &sim,
+        path,
+        "state-write",
+        1,
+        rustix::process::Signal::KILL,
+    );
     assert!(!work.state().exists());
     assert_eq!(managed(&sim, "users").len(), 2);
     // Killed between waves 1 and 2 (paused before wave 2's validation).
     work.run(&["force-unlock", "--yes"]).expect_code(0);
-    apply_and_stop_at_pause(&work, &sim, path, "preflight", 2, rustix::process::Signal::KILL);
+    apply_and_stop_at_pause(
+        &work,
+        &sim,
+        path,
+        "preflight",
+        2,
+        rustix::process::Signal::KILL,
+    );
     assert_eq!(state(&work)["serial"], 1, "wave 1 committed");
     assert_eq!(state(&work)["rollout"]["wavesDone"], 1);
     let plan = work.run(&["plan", path]);
-    assert!(plan.stderr().contains("rolloutUnfinished"), "{}", plan.stderr());
+    assert!(
+        plan.stderr().contains("rolloutUnfinished"),
+        "{}",
+        plan.stderr()
+    );
     work.run(&["force-unlock", "--yes"]).expect_code(0);
     // Re-run: plans the rest from the state and converges.
     work.run(&apply(path, &sim)).expect_code(0);
@@ -196,25 +258,51 @@ fn killed_between_and_within_waves_a_spec_apply_resumes_to_the_same_end() {
 fn a_saved_plan_stopped_by_ctrl_c_between_waves_is_continued_then_already_applied() {
     let work = Work::new();
     let sim = Sim::start(&["--max-per-request", CAP]);
-    let five = spec(&format!("target: {{maxPerRequest: 2}}\nusers:\n{}", users(5, None)));
+    let five = spec(&format!(
+        "target: {{maxPerRequest: 2}}\nusers:\n{}",
+        users(5, None)
+    ));
     let path = work.spec("five.yaml", &five);
     let planfile = work.path().join("five.orgplan");
     let planfile = planfile.to_str().unwrap();
-    work.run(&["plan", path.to_str().unwrap(), "--out", planfile]).expect_code(0);
+    work.run(&["plan", path.to_str().unwrap(), "--out", planfile])
+        .expect_code(0);
 
     // SIGINT while wave 1 is about to be recorded: wave 1 commits, then it stops.
-    let run = apply_and_stop_at_pause(&work, &sim, planfile, "state-write", 1, rustix::process::Signal::INT);
+    let run = apply_and_stop_at_pause(
+        &work,
+        &sim,
+        planfile,
+        "state-write",
+        1,
+        rustix::process::Signal::INT,
+    );
     run.expect_code(130);
-    assert!(run.stderr().contains("waves 2 to 3 were not sent"), "{}", run.stderr());
-    assert!(!work.path().join(".orgform/state.json.lock").exists(), "lock released");
+    assert!(
+        run.stderr().contains("waves 2 to 3 were not sent"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !work.path().join(".orgform/state.json.lock").exists(),
+        "lock released"
+    );
     assert_eq!(state(&work)["serial"], 1);
     assert_eq!(state(&work)["rollout"]["wavesDone"], 1);
 
     // The same saved plan continues where it stopped.
     let run = work.run(&["apply", planfile, "--endpoint", &sim.url]);
     run.expect_code(0);
-    assert!(run.stderr().contains("continuing the saved plan after wave 1"), "{}", run.stderr());
-    let waves: Vec<u64> = history(&work).iter().filter_map(|l| l["wave"].as_u64()).collect();
+    assert!(
+        run.stderr()
+            .contains("continuing the saved plan after wave 1"),
+        "{}",
+        run.stderr()
+    );
+    let waves: Vec<u64> = history(&work)
+        .iter()
+        .filter_map(|l| l["wave"].as_u64())
+        .collect();
     assert_eq!(waves, [1, 2, 3]);
     converged(&work, &sim, path.to_str().unwrap(), 5);
 

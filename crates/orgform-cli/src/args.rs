@@ -236,7 +236,9 @@ pub enum StateCommand {
     #[command(after_help = "Example:\n  orgform state list | grep E001")]
     List(StateArg),
     /// Print the current state as JSON on stdout (any store).
-    #[command(after_help = "Example:\n  orgform state pull --state 'postgres://ops@db.example.com/orgform?name=acme' > state.json")]
+    #[command(
+        after_help = "Example:\n  orgform state pull --state 'postgres://ops@db.example.com/orgform?name=acme' > state.json"
+    )]
     Pull(StateArg),
     /// Write a state file into the store, checked like a commit (same lineage, higher serial;
     /// a store without a state takes any).
@@ -245,7 +247,9 @@ pub enum StateCommand {
     )]
     Push(StatePushArgs),
     /// Drop all but the newest N versions (PostgreSQL store).
-    #[command(after_help = "Example:\n  orgform state prune --keep 5 --state 'postgres://ops@db.example.com/orgform?name=acme'")]
+    #[command(
+        after_help = "Example:\n  orgform state prune --keep 5 --state 'postgres://ops@db.example.com/orgform?name=acme'"
+    )]
     Prune(StatePruneArgs),
 }
 

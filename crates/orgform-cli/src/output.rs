@@ -41,10 +41,17 @@ pub fn print_error(err: &anyhow::Error) {
     let mut text = format!(
         "{}{}\n",
         palette::paint(on, ERROR, "error"),
-        palette::paint(on, EMPHASIS, &format!(": {}", escaped_lines(&err.to_string())))
+        palette::paint(
+            on,
+            EMPHASIS,
+            &format!(": {}", escaped_lines(&err.to_string()))
+        )
     );
     for cause in err.chain().skip(1) {
-        text.push_str(&format!("  caused by: {}\n", escaped_lines(&cause.to_string())));
+        text.push_str(&format!(
+            "  caused by: {}\n",
+            escaped_lines(&cause.to_string())
+        ));
     }
     print_stderr(&text);
 }

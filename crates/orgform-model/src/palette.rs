@@ -42,7 +42,11 @@ pub fn paint(on: bool, style: Style, text: &str) -> String {
 
 /// The escape sequence that starts `style` (empty when `!on`).
 pub fn start(on: bool, style: Style) -> String {
-    if on { style.render().to_string() } else { String::new() }
+    if on {
+        style.render().to_string()
+    } else {
+        String::new()
+    }
 }
 
 /// The escape sequence that ends any style (empty when `!on`).

@@ -416,8 +416,7 @@ impl Plan {
     /// as the state holds them. For a single-wave plan (and the last wave)
     /// it is the spec's org itself. `spec` must be the one planned.
     pub fn wave_request(&self, spec: &ValidatedSpec, wave: usize) -> DesiredOrg {
-        self.waves
-            .request(spec.org(), &self.effective_after, wave)
+        self.waves.request(spec.org(), &self.effective_after, wave)
     }
 
     /// The limits to send with wave `wave` (0-based): its planned deletion

@@ -255,7 +255,8 @@ impl SavedPlan {
     pub fn replan(&self, base: Base<'_>) -> Result<(ValidatedSpec, Plan), SavedPlanError> {
         self.check_integrity()?;
         self.check_base(base.lineage, base.serial)?;
-        let spec = orgform_spec::validate_org(self.org.clone()).map_err(SavedPlanError::InvalidOrg)?;
+        let spec =
+            orgform_spec::validate_org(self.org.clone()).map_err(SavedPlanError::InvalidOrg)?;
         let plan = crate::plan(&spec, base, &self.options());
         self.verify(&plan)?;
         Ok((spec, plan))
@@ -268,7 +269,11 @@ impl SavedPlan {
     /// exactly the plan's remaining waves (the same changes, counts and
     /// order, renumbered from 1). Returns the validated org and that plan of
     /// the remaining waves.
-    pub fn resume(&self, base: Base<'_>, done: usize) -> Result<(ValidatedSpec, Plan), SavedPlanError> {
+    pub fn resume(
+        &self,
+        base: Base<'_>,
+        done: usize,
+    ) -> Result<(ValidatedSpec, Plan), SavedPlanError> {
         self.check_integrity()?;
         let total = self.plan.waves.len();
         if done >= total {
@@ -291,7 +296,8 @@ impl SavedPlan {
                 current: base.serial,
             });
         }
-        let spec = orgform_spec::validate_org(self.org.clone()).map_err(SavedPlanError::InvalidOrg)?;
+        let spec =
+            orgform_spec::validate_org(self.org.clone()).map_err(SavedPlanError::InvalidOrg)?;
         let plan = crate::plan(&spec, base, &self.options());
         let remaining: Vec<_> = self
             .plan

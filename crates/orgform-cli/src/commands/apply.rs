@@ -145,7 +145,8 @@ enum Phase {
 
 impl Session<'_> {
     fn run(&self, history: &mut History<'_>) -> anyhow::Result<ExitCode> {
-        let chosen = commands::choose_endpoint(self.args.endpoint.as_deref(), self.spec, self.state);
+        let chosen =
+            commands::choose_endpoint(self.args.endpoint.as_deref(), self.spec, self.state);
         history.endpoint = Some(shown_endpoint(&chosen.url));
         // Credentials in the endpoint are refused before anything else.
         let endpoint = match commands::check_endpoint(chosen) {
@@ -153,7 +154,8 @@ impl Session<'_> {
             Err(err) => return Err(history.refused(err)),
         };
         history.endpoint = Some(endpoint.url.clone());
-        if let Err(err) = commands::check_endpoint_moved(self.state, &endpoint, self.args.endpoint_moved)
+        if let Err(err) =
+            commands::check_endpoint_moved(self.state, &endpoint, self.args.endpoint_moved)
         {
             return Err(history.refused(err));
         }
@@ -216,7 +218,11 @@ impl Session<'_> {
             .map(|r| r.code.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let forceable = self.plan.blocked_reasons().iter().all(|r| r.code.forceable());
+        let forceable = self
+            .plan
+            .blocked_reasons()
+            .iter()
+            .all(|r| r.code.forceable());
         let how = if forceable {
             "; only the safety thresholds block it: review the plan, then make one that passes \
              them knowingly with `orgform plan SPEC --force --out PLANFILE` and apply that file"
@@ -227,7 +233,11 @@ impl Session<'_> {
     }
 
     /// No request needed: nothing changes, or only orgform-side facts do.
-    fn nothing_to_send(&self, history: &History<'_>, endpoint: &Endpoint) -> anyhow::Result<ExitCode> {
+    fn nothing_to_send(
+        &self,
+        history: &History<'_>,
+        endpoint: &Endpoint,
+    ) -> anyhow::Result<ExitCode> {
         let empty = EffectiveOrg::default();
         let before = self.state.map_or(&empty, |s| &s.org);
         if before == self.plan.effective_after() {
@@ -240,14 +250,24 @@ impl Session<'_> {
             e.serial_after = Some(serial);
             e.message = Some("state-only change (protection); nothing sent".to_owned());
         });
-        output::print_stdout("\nNo changes on the server; the state records the new protections.\n")?;
+        output::print_stdout(
+            "\nNo changes on the server; the state records the new protections.\n",
+        )?;
         Ok(ExitCode::SUCCESS)
     }
 
     /// Asks for `yes` where that is the rule; `Some(code)` ends the run.
-    fn confirm(&self, history: &History<'_>, endpoint: &Endpoint) -> anyhow::Result<Option<ExitCode>> {
+    fn confirm(
+        &self,
+        history: &History<'_>,
+        endpoint: &Endpoint,
+    ) -> anyhow::Result<Option<ExitCode>> {
         let saved = is_saved_plan(&self.args.input);
-        let ask = if saved { self.args.confirm } else { !self.args.auto_approve };
+        let ask = if saved {
+            self.args.confirm
+        } else {
+            !self.args.auto_approve
+        };
         if !ask {
             return Ok(None);
         }
@@ -265,7 +285,9 @@ impl Session<'_> {
         match read_answer(self.signals) {
             Reply::Line(line) if line.trim() == "yes" => Ok(None),
             Reply::Line(_) | Reply::Closed => {
-                history.record(Outcome::Declined, |e| e.message = Some("not confirmed".to_owned()));
+                history.record(Outcome::Declined, |e| {
+                    e.message = Some("not confirmed".to_owned())
+                });
                 bail!("apply cancelled: only `yes` approves; nothing was sent")
             }
             Reply::Signal(signal) => {
@@ -309,7 +331,9 @@ impl Session<'_> {
         }
         for k in 0..here {
             if k > 0 {
-                self.lock.check_alive().context("the state lock was lost between waves")?;
+                self.lock
+                    .check_alive()
+                    .context("the state lock was lost between waves")?;
                 if let Some(signal) = self.signals.received() {
                     let n = offset + k;
                     return Ok(self.interrupted(
@@ -356,9 +380,13 @@ impl Session<'_> {
             String::new()
         };
 
-        self.lock.check_alive().context("the state lock was lost before the request")?;
+        self.lock
+            .check_alive()
+            .context("the state lock was lost before the request")?;
         let check = OrganizationRequest::from_desired(&org, limits, true);
-        output::print_stderr(&format!("Validating with the server{of} (validateOnly: true)…\n"));
+        output::print_stderr(&format!(
+            "Validating with the server{of} (validateOnly: true)…\n"
+        ));
         let answer = match self.send(runtime, client, &check, Phase::Validate) {
             Sent::Done(Ok(answer)) => answer,
             Sent::Done(Err(err)) => return Err(self.failed(history, err)),
@@ -385,10 +413,16 @@ impl Session<'_> {
         }
         pause_at("preflight");
         if let Some(signal) = self.signals.received() {
-            return Ok(Some(self.interrupted(history, signal, "before the real request was sent")));
+            return Ok(Some(self.interrupted(
+                history,
+                signal,
+                "before the real request was sent",
+            )));
         }
 
-        self.lock.check_alive().context("the state lock was lost before the real request")?;
+        self.lock
+            .check_alive()
+            .context("the state lock was lost before the real request")?;
         let request = OrganizationRequest::from_desired(&org, limits, false);
         drop(org);
         output::print_stderr(&format!("Applying{of} (validateOnly: false)…\n"));
@@ -421,7 +455,13 @@ impl Session<'_> {
 
     /// Sends one request, watching for signals: the first one is told what
     /// happens next; during the real request a second one abandons it.
-    fn send(&self, runtime: &Runtime, client: &Client, request: &OrganizationRequest, phase: Phase) -> Sent {
+    fn send(
+        &self,
+        runtime: &Runtime,
+        client: &Client,
+        request: &OrganizationRequest,
+        phase: Phase,
+    ) -> Sent {
         runtime.block_on(async {
             let seen = self.signals.count();
             let send = client.send(request);
@@ -469,8 +509,9 @@ impl Session<'_> {
             Err(err) => {
                 history.record(Outcome::MaybeApplied, |e| {
                     e.reported = reported;
-                    e.message =
-                        Some("the server applied the plan but the state could not be written".to_owned());
+                    e.message = Some(
+                        "the server applied the plan but the state could not be written".to_owned(),
+                    );
                 });
                 return Err(err.context(
                     "the server APPLIED the plan, but the new state could not be written; the old \
@@ -538,7 +579,9 @@ impl Session<'_> {
                 waves_total: total as u32,
             });
         }
-        self.lock.commit(&next).context("cannot write the new state")?;
+        self.lock
+            .commit(&next)
+            .context("cannot write the new state")?;
         Ok(next.serial)
     }
 
@@ -578,7 +621,11 @@ impl Session<'_> {
         // A validate-only request can have applied nothing, unless the server
         // answered it as a real one (`ValidateOnlyMismatch`): the client knows.
         let maybe = err.may_have_applied();
-        let outcome = if maybe { Outcome::MaybeApplied } else { Outcome::Failed };
+        let outcome = if maybe {
+            Outcome::MaybeApplied
+        } else {
+            Outcome::Failed
+        };
         history.record(outcome, |e| e.message = Some(err.to_string()));
         if let ClientError::Rejected { errors, .. } = &err {
             let mut text = String::from("The server refused the plan:\n");
@@ -599,7 +646,10 @@ impl Session<'_> {
 
 /// A server reporting more changes than planned would do what nobody
 /// reviewed: stop before the real request.
-fn more_than_planned(reported: Option<&ChangeCounts>, planned: &ChangeCounts) -> Option<anyhow::Error> {
+fn more_than_planned(
+    reported: Option<&ChangeCounts>,
+    planned: &ChangeCounts,
+) -> Option<anyhow::Error> {
     let reported = reported?;
     let more: Vec<String> = commands::differences(planned, reported)
         .into_iter()
@@ -660,7 +710,9 @@ impl History<'_> {
         let (plan_digest, spec_digest) = self
             .doc
             .as_ref()
-            .map_or((String::new(), String::new()), |d| (d.digest(), d.spec_digest.clone()));
+            .map_or((String::new(), String::new()), |d| {
+                (d.digest(), d.spec_digest.clone())
+            });
         let mut entry = HistoryEntry::new("orgform apply", outcome, &plan_digest, &spec_digest);
         entry.command.clone_from(&self.command);
         entry.lineage.clone_from(&self.lineage);
@@ -673,7 +725,8 @@ impl History<'_> {
                     if let Some(w) = doc.waves.get(k) {
                         entry.planned = preflight::wave_counts(w);
                     }
-                    (entry.created, entry.deleted, entry.deactivated) = ids_of(doc, Some(k as u32 + 1));
+                    (entry.created, entry.deleted, entry.deactivated) =
+                        ids_of(doc, Some(k as u32 + 1));
                     entry.wave = Some((self.offset + k + 1) as u32);
                     entry.waves = Some(total as u32);
                 }
@@ -708,7 +761,11 @@ fn ids_of(doc: &PlanDoc, wave: Option<u32>) -> (RecordIds, RecordIds, RecordIds)
     let mut created = RecordIds::default();
     let mut deleted = RecordIds::default();
     let mut deactivated = RecordIds::default();
-    for change in doc.changes.iter().filter(|c| wave.is_none_or(|w| c.wave == w)) {
+    for change in doc
+        .changes
+        .iter()
+        .filter(|c| wave.is_none_or(|w| c.wave == w))
+    {
         let target = match change.action {
             Action::Create => &mut created,
             Action::Delete => &mut deleted,
@@ -774,19 +831,21 @@ fn make_plan(
              plan SPEC --force --out PLANFILE`, review it, and apply that file"
         );
     }
-    let continues = state.and_then(|s| s.rollout.as_ref()).filter(|r| {
-        r.plan_digest == saved.plan_digest() && r.base_serial == saved.base().serial
-    });
+    let continues = state
+        .and_then(|s| s.rollout.as_ref())
+        .filter(|r| r.plan_digest == saved.plan_digest() && r.base_serial == saved.base().serial);
     let result = match continues {
-        Some(r) => saved.resume(base(state, &empty), r.waves_done as usize).map(|(spec, plan)| {
-            let rollout = Rollout {
-                digest: saved.plan_digest().to_owned(),
-                base_serial: saved.base().serial,
-                offset: r.waves_done as usize,
-                total: saved.plan().waves.len(),
-            };
-            (spec, plan, rollout)
-        }),
+        Some(r) => saved
+            .resume(base(state, &empty), r.waves_done as usize)
+            .map(|(spec, plan)| {
+                let rollout = Rollout {
+                    digest: saved.plan_digest().to_owned(),
+                    base_serial: saved.base().serial,
+                    offset: r.waves_done as usize,
+                    total: saved.plan().waves.len(),
+                };
+                (spec, plan, rollout)
+            }),
         None => saved.replan(base(state, &empty)).map(|(spec, plan)| {
             let rollout = Rollout::of(&plan, state);
             (spec, plan, rollout)
@@ -879,7 +938,9 @@ fn read_answer(signals: &Signals) -> Reply {
 /// Prints the server's counts beside the plan's.
 fn report_counts(what: &str, reported: Option<&ChangeCounts>, planned: &ChangeCounts) {
     match reported {
-        None => output::print_stderr(&format!("{what}: success (the server reported no counts).\n")),
+        None => output::print_stderr(&format!(
+            "{what}: success (the server reported no counts).\n"
+        )),
         Some(got) => output::print_stderr(&format!(
             "{what}: {}.\n",
             commands::counts_line(got, Some(planned))

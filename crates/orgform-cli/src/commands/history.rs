@@ -34,7 +34,9 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         HistoryFormat::Json => {
             for entry in &shown {
-                out.push_str(&serde_json::to_string(entry).context("cannot encode a history line")?);
+                out.push_str(
+                    &serde_json::to_string(entry).context("cannot encode a history line")?,
+                );
                 out.push('\n');
             }
         }
@@ -100,7 +102,12 @@ fn text(e: &HistoryEntry, id: Option<&str>) -> String {
         let _ = writeln!(out, "  endpoint: {}", clean(endpoint));
     }
     if !e.plan_digest.is_empty() {
-        let _ = writeln!(out, "  plan:     {}{}", clean(&e.plan_digest), if e.forced { " (--force)" } else { "" });
+        let _ = writeln!(
+            out,
+            "  plan:     {}{}",
+            clean(&e.plan_digest),
+            if e.forced { " (--force)" } else { "" }
+        );
     }
     let _ = writeln!(out, "  planned:  {}", counts(&e.planned));
     if let Some(reported) = &e.reported {
@@ -178,7 +185,9 @@ mod tests {
     fn since_takes_a_date_or_a_time() {
         assert!(parse_since("2026-11-01").is_ok());
         assert!(parse_since("2026-11-01T10:00:00Z").is_ok());
-        let err = parse_since("last tuesday\u{1b}[2J").unwrap_err().to_string();
+        let err = parse_since("last tuesday\u{1b}[2J")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("RFC 3339") && !err.contains('\u{1b}'), "{err}");
     }
 
@@ -188,7 +197,10 @@ mod tests {
         e.actor.user = "ev\u{1b}[31mil".to_owned();
         e.deleted.users = vec!["E1".to_owned(), "E2\u{202e}".to_owned()];
         let block = text(&e, None);
-        assert!(!block.contains('\u{1b}') && !block.contains('\u{202e}'), "{block}");
+        assert!(
+            !block.contains('\u{1b}') && !block.contains('\u{202e}'),
+            "{block}"
+        );
         assert!(block.contains("deleted: users E1, E2\\u{202e}"), "{block}");
         let only = text(&e, Some("E1"));
         assert!(only.contains("deleted: users E1\n"), "{only}");

@@ -3,9 +3,9 @@
 
 pub mod apply;
 pub mod fmt;
+pub mod graph;
 pub mod history;
 pub mod import;
-pub mod graph;
 pub mod plan;
 pub mod preflight;
 pub mod review;
@@ -138,9 +138,18 @@ pub struct Endpoint {
 /// `--endpoint`, else `ORGFORM_ENDPOINT`, else the spec's
 /// `target.endpoint`, else the endpoint the state was applied to, else the
 /// real API's. Empty values count as unset.
-pub fn choose_endpoint(flag: Option<&str>, spec: &ValidatedSpec, state: Option<&State>) -> Endpoint {
+pub fn choose_endpoint(
+    flag: Option<&str>,
+    spec: &ValidatedSpec,
+    state: Option<&State>,
+) -> Endpoint {
     let env = std::env::var(ENDPOINT_ENV).ok();
-    choose_endpoint_from(flag, env.as_deref(), spec.org().target.endpoint.as_deref(), state)
+    choose_endpoint_from(
+        flag,
+        env.as_deref(),
+        spec.org().target.endpoint.as_deref(),
+        state,
+    )
 }
 
 fn choose_endpoint_from(
@@ -149,12 +158,19 @@ fn choose_endpoint_from(
     spec: Option<&str>,
     state: Option<&State>,
 ) -> Endpoint {
-    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let given = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     let candidates = [
         (given(flag), EndpointSource::Flag),
         (given(env), EndpointSource::Env),
         (given(spec), EndpointSource::Spec),
-        (given(state.and_then(|s| s.endpoint.as_deref())), EndpointSource::State),
+        (
+            given(state.and_then(|s| s.endpoint.as_deref())),
+            EndpointSource::State,
+        ),
     ];
     candidates
         .into_iter()
@@ -210,7 +226,9 @@ pub fn check_endpoint_moved(
 
 /// The token named by the spec's `target.tokenEnv` (default
 /// `FRANKLY_API_TOKEN`).
-pub fn token_for(spec: &ValidatedSpec) -> Result<orgform_frankly::Token, orgform_frankly::ClientError> {
+pub fn token_for(
+    spec: &ValidatedSpec,
+) -> Result<orgform_frankly::Token, orgform_frankly::ClientError> {
     let var = spec
         .org()
         .target
@@ -364,13 +382,20 @@ mod tests {
 
     #[test]
     fn the_endpoint_comes_from_the_flag_then_env_then_spec_then_state() {
-        let state = State::first(EffectiveOrg::default(), "sha256:00", Some("http://127.0.0.1:1/s"));
+        let state = State::first(
+            EffectiveOrg::default(),
+            "sha256:00",
+            Some("http://127.0.0.1:1/s"),
+        );
         let pick = |flag, env, spec, state| choose_endpoint_from(flag, env, spec, state);
         let all = pick(Some("f"), Some("e"), Some("s"), Some(&state));
         assert_eq!((all.url.as_str(), all.source), ("f", EndpointSource::Flag));
         let env = pick(Some(" "), Some("e"), Some("s"), Some(&state));
         assert_eq!(env.source, EndpointSource::Env, "a blank flag is no flag");
-        assert_eq!(pick(None, None, Some("s"), Some(&state)).source, EndpointSource::Spec);
+        assert_eq!(
+            pick(None, None, Some("s"), Some(&state)).source,
+            EndpointSource::Spec
+        );
         let from_state = pick(None, Some(""), None, Some(&state));
         assert_eq!(
             (from_state.url.as_str(), from_state.source),
@@ -393,7 +418,10 @@ mod tests {
         })
         .unwrap_err();
         assert!(!format!("{err:#}").contains("s3cret"), "{err:#}");
-        assert_eq!(shown_endpoint("http://127.0.0.1:8080/v1/organization"), "http://127.0.0.1:8080/v1/organization");
+        assert_eq!(
+            shown_endpoint("http://127.0.0.1:8080/v1/organization"),
+            "http://127.0.0.1:8080/v1/organization"
+        );
         assert!(!shown_endpoint("tok@en?key=s3cret").contains("s3cret"));
     }
 
@@ -408,7 +436,9 @@ mod tests {
         let d = differences(&planned, &server);
         assert_eq!(d.len(), 2);
         assert_eq!((d[0].action, d[0].planned, d[0].server), ("created", 3, 1));
-        assert_eq!(counts_line(&server, Some(&planned)),
-            "users 1 created (planned 3), 0 updated, 0 deleted; groups 0 created, 0 updated, 2 deleted (planned 0)");
+        assert_eq!(
+            counts_line(&server, Some(&planned)),
+            "users 1 created (planned 3), 0 updated, 0 deleted; groups 0 created, 0 updated, 2 deleted (planned 0)"
+        );
     }
 }

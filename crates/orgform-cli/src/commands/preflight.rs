@@ -36,7 +36,9 @@ use orgform_plan::Plan;
 use orgform_spec::ValidatedSpec;
 use orgform_state::{Outcome, State, Store};
 
-use crate::commands::{self, ClientOverrides, Difference, Endpoint, EndpointSource, shown_endpoint};
+use crate::commands::{
+    self, ClientOverrides, Difference, Endpoint, EndpointSource, shown_endpoint,
+};
 use crate::output;
 
 /// What a preflight found.
@@ -154,9 +156,10 @@ pub fn trusted_endpoint(
 ) -> anyhow::Result<Endpoint> {
     let chosen = commands::choose_endpoint(flag, spec, state);
     match chosen.source {
-        EndpointSource::Flag | EndpointSource::Env | EndpointSource::State | EndpointSource::Default => {
-            Ok(chosen)
-        }
+        EndpointSource::Flag
+        | EndpointSource::Env
+        | EndpointSource::State
+        | EndpointSource::Default => Ok(chosen),
         EndpointSource::Spec => {
             let state_endpoint = state.and_then(|s| s.endpoint.as_deref());
             if state_endpoint == Some(chosen.url.as_str()) {
@@ -227,7 +230,9 @@ pub fn run(
     }
     let answer = match runtime.block_on(client.send(&request)) {
         Ok(answer) => answer,
-        Err(ClientError::Rejected { errors, .. }) => return Ok(rejected(&errors, spec, store, plan)),
+        Err(ClientError::Rejected { errors, .. }) => {
+            return Ok(rejected(&errors, spec, store, plan));
+        }
         Err(err) => {
             if err.may_have_applied() {
                 // Only a server that ignores validateOnly gets here.
@@ -291,7 +296,9 @@ pub fn wave_counts(wave: &orgform_plan::Wave) -> orgform_state::ChangeCounts {
 fn rejected(errors: &[ApiError], spec: &ValidatedSpec, store: &Store, plan: &Plan) -> Verdict {
     let drift = errors.iter().any(|e| deletion_limit_meaning(e).is_some());
     let mut text = if drift {
-        String::from("DRIFT: the server refused the plan because it holds records the state does not know:\n")
+        String::from(
+            "DRIFT: the server refused the plan because it holds records the state does not know:\n",
+        )
     } else {
         String::from(
             "REFUSED: the server rejected the request, so this plan would not apply; no drift \
@@ -303,7 +310,11 @@ fn rejected(errors: &[ApiError], spec: &ValidatedSpec, store: &Store, plan: &Pla
         text.push_str(&advice(store, plan));
     }
     output::print_stderr(&text);
-    if drift { Verdict::Drift } else { Verdict::Refused }
+    if drift {
+        Verdict::Drift
+    } else {
+        Verdict::Refused
+    }
 }
 
 /// What to do about drift; names the last history line when it explains it.

@@ -92,4 +92,3 @@ pub fn render_review(review: &Review<'_>, format: PlanFormat) -> anyhow::Result<
         }
     })
 }
-

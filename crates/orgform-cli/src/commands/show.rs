@@ -37,7 +37,10 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
             Ok((plan, state)) => {
                 let empty = EffectiveOrg::default();
                 let before = state.as_ref().map_or(&empty, |s| &s.org);
-                render(&Review::of_plan(&plan, before).with_endpoint(&endpoint), args)?
+                render(
+                    &Review::of_plan(&plan, before).with_endpoint(&endpoint),
+                    args,
+                )?
             }
             Err(_) => render(&Review::of_doc(saved.plan()).with_endpoint(&endpoint), args)?,
         },
