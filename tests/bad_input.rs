@@ -521,12 +521,12 @@ fn a_tampered_saved_plan_is_refused_and_nothing_is_sent() {
         (
             "an unknown field",
             edit(&|v| v["extra"] = Value::from(true)),
-            "cannot be read",
+            "is not a plan saved by",
         ),
         (
             "truncated",
             text[..text.len() / 2].to_owned(),
-            "cannot be read",
+            "is not a plan saved by",
         ),
         (
             "a newer format",

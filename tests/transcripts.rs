@@ -16,7 +16,7 @@ const FILTERS: [orgform_testkit::Filter; 5] = [
     ),
     orgform_testkit::DIGEST_FILTER,
     // The history's actor: whoever and wherever the tests run.
-    (r"by [^\n]*@\S+", "by [user]@[host]"),
+    (r"  by [^\n]*@\S+", "  by [user]@[host]"),
     (r"pid \d+", "pid [pid]"),
 ];
 

@@ -246,6 +246,18 @@ fn plan_and_apply(
         really_impossible(&plan, floor)?;
         return Ok(Some(plan));
     }
+    // A plan that itself ends below the minimum is blocked by
+    // `minAdministrators` and never applied: its waves need not keep a floor
+    // the whole plan does not keep (they are still checked for the rest).
+    let floor = if plan
+        .blocked_reasons()
+        .iter()
+        .any(|r| r.code == BlockedCode::MinAdministrators)
+    {
+        0
+    } else {
+        floor
+    };
     apply_waves(engine, &spec, &plan, floor)?;
     Ok(Some(plan))
 }

@@ -84,6 +84,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         plan: &plan,
         rollout: &rollout,
         signals: &signals,
+        lineage: std::cell::RefCell::new(None),
     };
     let result = session.run(&mut history);
     drop(lock);
@@ -100,6 +101,9 @@ struct Session<'a> {
     plan: &'a Plan,
     rollout: &'a Rollout,
     signals: &'a Signals,
+    /// The lineage this run committed (a first apply in waves creates it
+    /// with its first wave; the later waves keep it).
+    lineage: std::cell::RefCell<Option<String>>,
 }
 
 /// Which plan the waves belong to: this run's plan, or the saved plan it
@@ -565,6 +569,10 @@ impl Session<'_> {
             Some(prev) => prev.next(org, self.spec.digest(), Some(&shown)),
             None => State::first(org, self.spec.digest(), Some(&shown)),
         };
+        // The waves of one run are one lineage: the first commit's.
+        if let Some(lineage) = self.lineage.borrow().as_ref() {
+            next.lineage.clone_from(lineage);
+        }
         if let Some(prev) = self.state {
             // Every wave's commit is serial + 1 from the one before.
             next.serial = prev.serial + k as u64 + 1;
@@ -582,6 +590,7 @@ impl Session<'_> {
         self.lock
             .commit(&next)
             .context("cannot write the new state")?;
+        *self.lineage.borrow_mut() = Some(next.lineage.clone());
         Ok(next.serial)
     }
 
