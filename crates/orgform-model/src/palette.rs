@@ -1,8 +1,8 @@
-//! The one colour palette of orgform's terminal output, as `anstyle`
-//! styles (the crate clap and annotate-snippets use): every renderer that
-//! colours (the plan text, the diff, diagnostics, errors) takes its styles
-//! from here, and colours only when the CLI says so (a terminal, no
-//! `NO_COLOR`).
+//! The colour palette of orgform's terminal output, as `anstyle` styles
+//! (the crate clap and annotate-snippets use). Diagnostics and error chains
+//! take their styles from here; the plan text and the diff of orgform-plan
+//! are still to move to it (FIXME, issue 16). Colour is used only when the
+//! CLI says so (a terminal, no `NO_COLOR`).
 //!
 //! ```
 //! use orgform_model::palette::{self, ADDED};

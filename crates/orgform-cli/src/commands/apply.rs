@@ -467,7 +467,10 @@ impl Session<'_> {
         phase: Phase,
     ) -> Sent {
         runtime.block_on(async {
-            let seen = self.signals.count();
+            // No request is sent once a signal has been seen (every step
+            // checks first), so any signal counted now came during this
+            // request, even one that landed before this line ran.
+            let seen = 0;
             let send = client.send(request);
             tokio::pin!(send);
             tokio::select! {
