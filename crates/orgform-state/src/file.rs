@@ -264,13 +264,9 @@ impl FileStore {
     /// lock's own temp files (`.<name>.lock.<random>.tmp`) are left alone,
     /// since another process may be trying to take the lock. Best effort.
     fn remove_leftovers(&self, dir: &Path) {
-        // A run killed while taking the lock leaves its lock temp file too;
-        // under the lock, nobody else can be about to link one (a
-        // contender's link would fail on the held lock anyway).
         let prefixes = [
             fsio::temp_prefix(&self.path),
             fsio::temp_prefix(&self.backup_path),
-            fsio::temp_prefix(&self.lock_path),
         ];
         let Ok(entries) = fs::read_dir(dir) else {
             return;
