@@ -241,6 +241,19 @@ fn read_until(stderr: &mut std::process::ChildStderr, needle: &str) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// Starts `apply SPEC` on the pty and waits until it asks for `yes`.
+fn at_the_prompt(
+    work: &Work,
+    spec: &str,
+    sim: &Sim,
+    pty: &Pty,
+) -> (std::process::Child, std::process::ChildStderr) {
+    let mut child = apply_on_a_terminal(work, &["apply", spec, "--endpoint", &sim.url], pty);
+    let mut stderr = child.stderr.take().expect("stderr");
+    read_until(&mut stderr, "Enter a value:");
+    (child, stderr)
+}
+
 #[test]
 fn sigint_at_the_prompt_declines_at_once() {
     let work = Work::new();
@@ -248,9 +261,7 @@ fn sigint_at_the_prompt_declines_at_once() {
     let spec = work.spec("abc.yaml", ABC);
     let spec = spec.to_str().unwrap();
     let pty = pty();
-    let mut child = apply_on_a_terminal(&work, &["apply", spec, "--endpoint", &sim.url], &pty);
-    let mut stderr = child.stderr.take().expect("stderr");
-    read_until(&mut stderr, "Enter a value:");
+    let (mut child, mut stderr) = at_the_prompt(&work, spec, &sim, &pty);
     let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
     let status = child.wait().expect("wait");
@@ -272,9 +283,7 @@ fn only_yes_on_the_terminal_approves() {
     let spec = work.spec("abc.yaml", ABC);
     let spec = spec.to_str().unwrap();
     let pty = pty();
-    let mut child = apply_on_a_terminal(&work, &["apply", spec, "--endpoint", &sim.url], &pty);
-    let mut stderr = child.stderr.take().expect("stderr");
-    read_until(&mut stderr, "Enter a value:");
+    let (mut child, _stderr) = at_the_prompt(&work, spec, &sim, &pty);
     std::io::Write::write_all(&mut pty.master.try_clone().expect("pty"), b"yes\n").expect("answer");
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));

@@ -29,6 +29,14 @@ fn spec(body: &str) -> String {
     )
 }
 
+/// Five users, two a request: three waves.
+fn five_users() -> String {
+    spec(&format!(
+        "target: {{maxPerRequest: 2}}\nusers:\n{}",
+        users(5, None)
+    ))
+}
+
 fn history(work: &Work) -> Vec<Value> {
     std::fs::read_to_string(work.path().join(".orgform/history.jsonl"))
         .unwrap_or_default()
@@ -73,11 +81,7 @@ fn converged(work: &Work, sim: &Sim, spec: &str, users: usize) {
 fn onboarding_beyond_the_cap_goes_in_waves_and_the_plan_says_so() {
     let work = Work::new();
     let sim = Sim::start(&["--max-per-request", CAP]);
-    let five = spec(&format!(
-        "target: {{maxPerRequest: 2}}\nusers:\n{}",
-        users(5, None)
-    ));
-    let path = work.spec("five.yaml", &five);
+    let path = work.spec("five.yaml", &five_users());
     let path = path.to_str().unwrap();
 
     let plan = work.run(&["plan", path, "--format", "json"]);
@@ -91,6 +95,19 @@ fn onboarding_beyond_the_cap_goes_in_waves_and_the_plan_says_so() {
     assert_eq!(doc["changes"][4]["wave"], 3);
     let text = work.run(&["plan", path]);
     assert!(text.stdout().contains("3 waves"), "{}", text.stdout());
+
+    let preflight = work.run(&["plan", path, "--preflight", "--endpoint", &sim.url]);
+    preflight.expect_code(0);
+    assert!(
+        preflight.stderr().contains("sending wave 1 only"),
+        "{}",
+        preflight.stderr()
+    );
+    assert!(
+        preflight.stderr().contains("no drift"),
+        "wave 1's counts: {}",
+        preflight.stderr()
+    );
 
     let run = work.run(&apply(path, &sim));
     run.expect_code(0);
@@ -186,8 +203,10 @@ fn an_email_and_a_phone_pass_from_a_leaver_to_a_joiner_across_waves() {
     converged(&work, &sim, after.to_str().unwrap(), 3);
 }
 
-/// Runs an apply of `target` that pauses before each state write; `stop`
-/// decides what to do at the `n`th pause (1-based): `None` resumes.
+/// Runs an apply of `target` that pauses at `pause` in every wave, resumes
+/// the first `n - 1` pauses and sends `stop` at the `n`th (1-based); a
+/// signal other than SIGKILL is followed by a resume, so the run goes on to
+/// notice it.
 fn apply_and_stop_at_pause(
     work: &Work,
     sim: &Sim,
@@ -214,11 +233,7 @@ fn apply_and_stop_at_pause(
 fn killed_between_and_within_waves_a_spec_apply_resumes_to_the_same_end() {
     let work = Work::new();
     let sim = Sim::start(&["--max-per-request", CAP]);
-    let five = spec(&format!(
-        "target: {{maxPerRequest: 2}}\nusers:\n{}",
-        users(5, None)
-    ));
-    let path = work.spec("five.yaml", &five);
+    let path = work.spec("five.yaml", &five_users());
     let path = path.to_str().unwrap();
 
     // Killed before wave 1's state write: the server has wave 1, the state nothing.
@@ -250,6 +265,12 @@ fn killed_between_and_within_waves_a_spec_apply_resumes_to_the_same_end() {
         "{}",
         plan.stderr()
     );
+    let show = work.run(&["state", "show"]);
+    assert!(
+        show.stdout().contains("rolloutUnfinished"),
+        "{}",
+        show.stdout()
+    );
     work.run(&["force-unlock", "--yes"]).expect_code(0);
     // Re-run: plans the rest from the state and converges.
     work.run(&apply(path, &sim)).expect_code(0);
@@ -260,11 +281,7 @@ fn killed_between_and_within_waves_a_spec_apply_resumes_to_the_same_end() {
 fn a_saved_plan_stopped_by_ctrl_c_between_waves_is_continued_then_already_applied() {
     let work = Work::new();
     let sim = Sim::start(&["--max-per-request", CAP]);
-    let five = spec(&format!(
-        "target: {{maxPerRequest: 2}}\nusers:\n{}",
-        users(5, None)
-    ));
-    let path = work.spec("five.yaml", &five);
+    let path = work.spec("five.yaml", &five_users());
     let planfile = work.path().join("five.orgplan");
     let planfile = planfile.to_str().unwrap();
     work.run(&["plan", path.to_str().unwrap(), "--out", planfile])

@@ -5,7 +5,7 @@
 //! for the rest of the process: a thread with its own small runtime counts
 //! them. The apply flow then asks, at each step, whether one arrived
 //! ([`Signals::received`]), and while a request is in flight it races the
-//! request against [`Signals::next`]. Either kind counts as "a signal"; the
+//! request against [`Signals::beyond`]. Either kind counts as "a signal"; the
 //! exit code is that of the first one (130 for SIGINT, 143 for SIGTERM, as a
 //! shell reports a process killed by it).
 //!
@@ -126,11 +126,5 @@ impl Signals {
             }
             notified.await;
         }
-    }
-
-    /// Resolves at the next signal after now.
-    pub async fn next(&self) {
-        let seen = self.count();
-        self.beyond(seen).await;
     }
 }

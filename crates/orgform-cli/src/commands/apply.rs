@@ -375,7 +375,7 @@ impl Session<'_> {
         k: usize,
     ) -> anyhow::Result<Option<ExitCode>> {
         let (offset, total) = (self.rollout.offset, self.rollout.total);
-        let planned = preflight::wave_counts(&self.plan.waves()[k]);
+        let planned = commands::wave_counts(&self.plan.waves()[k]);
         let limits = self.plan.wave_limits(k);
         let org = self.plan.wave_request(self.spec, k);
         let of = if total > 1 {
@@ -735,7 +735,7 @@ impl History<'_> {
             match self.wave {
                 Some((k, total)) => {
                     if let Some(w) = doc.waves.get(k) {
-                        entry.planned = preflight::wave_counts(w);
+                        entry.planned = commands::wave_counts(w);
                     }
                     (entry.created, entry.deleted, entry.deactivated) =
                         ids_of(doc, Some(k as u32 + 1));

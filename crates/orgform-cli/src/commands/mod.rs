@@ -296,6 +296,20 @@ pub fn planned_counts(summary: &orgform_plan::Summary) -> ChangeCounts {
     }
 }
 
+/// One wave's counts, in the same shape (nothing "unchanged" per wave).
+pub fn wave_counts(wave: &orgform_plan::Wave) -> ChangeCounts {
+    let k = |c: &orgform_plan::WaveCounts| KindCounts {
+        create: c.create as u64,
+        update: c.update as u64,
+        delete: c.delete as u64,
+        unchanged: 0,
+    };
+    ChangeCounts {
+        users: k(&wave.users),
+        groups: k(&wave.groups),
+    }
+}
+
 /// The server's counts, when it reported them.
 pub fn reported_counts(answer: &orgform_frankly::Answer) -> Option<ChangeCounts> {
     let c = |k: &orgform_frankly::wire::Counts| KindCounts {

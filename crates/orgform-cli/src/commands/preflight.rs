@@ -253,7 +253,7 @@ pub fn run(
         return Ok(Verdict::CountsNotReported);
     };
     let planned = match plan.waves().first() {
-        Some(first) if waves > 1 => wave_counts(first),
+        Some(first) if waves > 1 => commands::wave_counts(first),
         _ => commands::planned_counts(plan.summary()),
     };
     let differences = commands::differences(&planned, &server);
@@ -275,20 +275,6 @@ pub fn run(
     text.push_str(&advice(store, plan));
     output::print_stderr(&text);
     Ok(Verdict::Drift)
-}
-
-/// A wave's counts, as the server reports them.
-pub fn wave_counts(wave: &orgform_plan::Wave) -> orgform_state::ChangeCounts {
-    let k = |c: &orgform_plan::WaveCounts| orgform_state::KindCounts {
-        create: c.create as u64,
-        update: c.update as u64,
-        delete: c.delete as u64,
-        unchanged: 0,
-    };
-    orgform_state::ChangeCounts {
-        users: k(&wave.users),
-        groups: k(&wave.groups),
-    }
 }
 
 /// A rejection: drift when the server would delete records the plan never
