@@ -25,6 +25,15 @@ pub fn print_stdout(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Writes `value` to stdout as pretty JSON and a newline, as it is encoded:
+/// a 100k-user plan's document is never held whole as text.
+pub fn print_json_stdout<T: serde::Serialize>(value: &T) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// Writes all of `text` to stderr, ignoring failures (there is nowhere left to report them).
 pub fn print_stderr(text: &str) {
     let mut err = io::stderr().lock();

@@ -76,10 +76,23 @@ pub(crate) struct Reader<'a> {
     text_len: usize,
     depth: usize,
     last: Pos,
+    /// Added to every line the parser reports: a piece of a file parsed on
+    /// its own (see `split.rs`) starts at this line of the file.
+    line_base: u32,
+    /// An anchor or an alias was read: a piece of a file cannot be read on
+    /// its own then (an alias may name an anchor in another piece, and the
+    /// budgets are per file).
+    pub anchors_seen: bool,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(text: &'a str, file: u32) -> Self {
+        Self::piece(text, file, 0, 0)
+    }
+
+    /// A reader of `text` that sits at line `line_base + 1` of file `file`,
+    /// nested `depth` levels deep there (for the depth budget).
+    pub(crate) fn piece(text: &'a str, file: u32, line_base: u32, depth: usize) -> Self {
         Reader {
             text,
             parser: Parser::new_from_str(text),
@@ -92,10 +105,12 @@ impl<'a> Reader<'a> {
             replayed: 0,
             replayed_bytes: 0,
             text_len: text.len(),
-            depth: 0,
+            depth,
+            line_base,
+            anchors_seen: false,
             last: Pos {
                 file,
-                line: 1,
+                line: line_base.saturating_add(1),
                 col: 1,
                 len: 1,
             },
@@ -111,7 +126,9 @@ impl<'a> Reader<'a> {
         };
         Pos {
             file: self.file,
-            line: u32::try_from(s.line()).unwrap_or(u32::MAX),
+            line: u32::try_from(s.line())
+                .unwrap_or(u32::MAX)
+                .saturating_add(self.line_base),
             col: u32::try_from(s.col() + 1).unwrap_or(u32::MAX),
             len: u32::try_from(len).unwrap_or(u32::MAX),
         }
@@ -231,6 +248,7 @@ impl<'a> Reader<'a> {
             self.last = pos;
             let (kind, anchor) = match event {
                 Event::Alias(id) => {
+                    self.anchors_seen = true;
                     // Record the alias itself (as a marker) in open recordings.
                     let marker = Ev {
                         kind: K::Scalar(format!("\0{id}"), ScalarStyle::Plain, None),
@@ -256,6 +274,7 @@ impl<'a> Reader<'a> {
                 Event::StreamEnd | Event::Nothing => (K::StreamEnd, 0),
             };
             let ev = Ev { kind, pos };
+            self.anchors_seen |= anchor != 0;
             self.track_depth(&ev)?;
             if !self.recording.is_empty() || anchor != 0 {
                 self.record(&ev, anchor);

@@ -61,6 +61,7 @@ mod load;
 mod rules;
 mod schema;
 mod source;
+mod split;
 mod suggest;
 mod tables;
 mod yaml;

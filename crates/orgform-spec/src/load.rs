@@ -11,7 +11,8 @@ use orgform_model::DesiredOrg;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::rules::{self, Ctx};
 use crate::source::{Files, Pos, Positions, SourceFile, SourceMap};
-use crate::yaml::{self, Doc, TOP_KEYS};
+use crate::split;
+use crate::yaml::{Doc, TOP_KEYS};
 use crate::{LoadOptions, ValidatedSpec, finish};
 
 /// Loads, decodes and validates a spec. See [`crate::load`].
@@ -33,9 +34,18 @@ pub(crate) fn load(path: &Path, options: &LoadOptions) -> Result<ValidatedSpec, 
     }
     let mut positions = Positions::default();
     let mut docs: Vec<Doc> = Vec::with_capacity(files.files.len());
-    for (i, f) in files.files.iter().enumerate() {
+    // Decoded side by side (split.rs), appended in file order: the same
+    // positions and diagnostics as one file after another.
+    for ((i, f), decoded) in files
+        .files
+        .iter()
+        .enumerate()
+        .zip(split::decode_all(&files))
+    {
         let file = u32::try_from(i).unwrap_or(u32::MAX);
-        let doc = yaml::decode(&f.text, file, &files, &mut positions, &mut diags);
+        positions.append(decoded.positions);
+        diags.extend(decoded.diags);
+        let doc = decoded.doc;
         if doc.empty {
             let d = Diagnostic::error(
                 "emptyFile",

@@ -1,9 +1,9 @@
 //! Source positions: the loaded files while validating, and the compact
 //! [`SourceMap`] a [`crate::ValidatedSpec`] keeps afterwards.
 
-use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use orgform_model::Kind;
 
@@ -24,12 +24,12 @@ pub(crate) struct Pos {
 pub(crate) struct SourceFile {
     pub path: PathBuf,
     pub text: String,
-    line_starts: OnceCell<Vec<usize>>,
+    line_starts: OnceLock<Vec<usize>>,
     /// Per long line (over [`SHORT_LINE`] bytes), the byte offset of every
     /// [`STRIDE`]-th character and the line's length in characters, built on
     /// first use: a diagnostic on a long line then costs what it costs on a
     /// short one, so a million problems on one 2 MB line stay linear.
-    long_lines: RefCell<HashMap<u32, (Vec<usize>, usize)>>,
+    long_lines: Mutex<HashMap<u32, (Vec<usize>, usize)>>,
 }
 
 /// Lines up to this many bytes are walked character by character.
@@ -42,8 +42,8 @@ impl SourceFile {
         SourceFile {
             path,
             text,
-            line_starts: OnceCell::new(),
-            long_lines: RefCell::new(HashMap::new()),
+            line_starts: OnceLock::new(),
+            long_lines: Mutex::new(HashMap::new()),
         }
     }
 
@@ -69,7 +69,12 @@ impl SourceFile {
             let total = text.chars().count();
             return Some((text.chars().skip(skip).take(take).collect(), total));
         }
-        let mut cache = self.long_lines.borrow_mut();
+        // A poisoned cache only means another thread panicked while filling
+        // it; its entries are still whole (each is inserted at once).
+        let mut cache = self
+            .long_lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (marks, total) = cache.entry(line).or_insert_with(|| {
             let mut marks = Vec::with_capacity(text.len() / STRIDE + 1);
             let mut total = 0;
@@ -273,6 +278,44 @@ impl Positions {
             self.prop_names.push(key.to_owned());
         }
         id
+    }
+
+    /// Appends the positions of a file (or a piece of one) decoded on its
+    /// own, as if it had been decoded after everything already here: its
+    /// record field ranges move past the fields held, and its property key
+    /// ids are renumbered in the order they were first seen there, as one
+    /// decode of both would have numbered them.
+    pub fn append(&mut self, other: Positions) {
+        if self.users.is_empty()
+            && self.groups.is_empty()
+            && self.fields.is_empty()
+            && self.top.is_empty()
+            && self.prop_names.is_empty()
+        {
+            *self = other;
+            return;
+        }
+        let shift = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
+        let moved = |r: RecordSrc| RecordSrc {
+            fields_start: r.fields_start.saturating_add(shift),
+            ..r
+        };
+        self.users.extend(other.users.into_iter().map(moved));
+        self.groups.extend(other.groups.into_iter().map(moved));
+        let renumbered: Vec<u16> = other
+            .prop_names
+            .iter()
+            .map(|name| self.prop_id(name))
+            .collect();
+        self.fields.reserve(other.fields.len());
+        for mut f in other.fields {
+            if (PROP_BASE..ELEMENT).contains(&f.key) {
+                let index = usize::from(f.key - PROP_BASE);
+                f.key = renumbered.get(index).copied().unwrap_or(u16::MAX);
+            }
+            self.fields.push(f);
+        }
+        self.top.extend(other.top);
     }
 
     pub fn record(&self, kind: Kind, index: usize) -> Option<&RecordSrc> {

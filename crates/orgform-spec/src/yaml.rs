@@ -95,6 +95,8 @@ pub(crate) struct Doc {
     pub incomplete: bool,
     /// The file holds no document at all.
     pub empty: bool,
+    /// The text used an anchor or an alias (see `split.rs`).
+    pub anchors: bool,
 }
 
 /// What YAML 1.2's core schema makes of a scalar.
@@ -288,6 +290,31 @@ pub(crate) fn decode(
     if d.document().is_err() {
         d.doc.incomplete = true;
     }
+    d.doc.anchors = d.r.anchors_seen;
+    d.doc
+}
+
+/// Decodes a piece of a file that holds nothing but items of its top-level
+/// `users` list (`split.rs` cut it there), read by `reader`: the users, in
+/// `Doc::users`. The piece is one block sequence; anything else in it is a
+/// problem reported as usual, and the caller then decodes the whole file.
+pub(crate) fn decode_users_piece(
+    reader: Reader<'_>,
+    files: &Files,
+    positions: &mut Positions,
+    diags: &mut Vec<Diagnostic>,
+) -> Doc {
+    let mut d = Decoder {
+        r: reader,
+        files,
+        pos: positions,
+        diags,
+        doc: Doc::default(),
+    };
+    if d.users_piece().is_err() {
+        d.doc.incomplete = true;
+    }
+    d.doc.anchors = d.r.anchors_seen;
     d.doc
 }
 
@@ -413,6 +440,24 @@ impl Decoder<'_, '_> {
                 }
             }
         }
+    }
+
+    /// A piece of the `users` list: stream, document, one sequence of
+    /// users, then the ends. Anything else marks the piece incomplete.
+    fn users_piece(&mut self) -> R<()> {
+        let starts = [self.next()?, self.next()?];
+        if !matches!(starts[0].kind, K::StreamStart) || !matches!(starts[1].kind, K::DocStart) {
+            return Err(Stop);
+        }
+        let users = self.records("users", Self::user)?;
+        self.doc.incomplete = users.is_none();
+        self.doc.users = users;
+        for _ in 0..2 {
+            if !matches!(self.next()?.kind, K::DocEnd | K::StreamEnd) {
+                return Err(Stop);
+            }
+        }
+        Ok(())
     }
 
     /// Reads the next key of a mapping; `None` at its end. Non-scalar keys

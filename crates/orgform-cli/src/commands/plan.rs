@@ -8,7 +8,7 @@ use orgform_model::EffectiveOrg;
 use orgform_plan::review::Review;
 use orgform_plan::{Plan, PlanOptions, SavedPlan, report};
 
-use crate::args::PlanArgs;
+use crate::args::{PlanArgs, PlanFormat};
 use crate::commands::review::render_review;
 use crate::commands::{Diagnostics, base, load_spec_with, load_state, preflight, store};
 use crate::output;
@@ -62,7 +62,12 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         &review
     };
-    output::print_stdout(&render_review(review, args.format)?)?;
+    if args.format == PlanFormat::Json && review.comparison().is_none() {
+        // Streamed: the JSON of an empty-state plan is as large as the org.
+        output::print_json_stdout(review.doc())?;
+    } else {
+        output::print_stdout(&render_review(review, args.format)?)?;
+    }
     if let Some(r) = state.as_ref().and_then(|s| s.unfinished_rollout()) {
         output::print_stderr(&format!(
             "warning[rolloutUnfinished]: the last apply stopped after wave {} of {} of plan `{}`; \
