@@ -167,7 +167,7 @@ fn completions_name_every_subcommand_in_each_shell() {
 fn completions_for_an_unknown_shell_is_a_usage_error_exit_1() {
     let out = run(&["completions", "tcsh"]);
     out.expect_code(1);
-    assert!(out.stderr().contains("bash"), "{}", out.stderr());
+    out.expect_stderr("bash");
 }
 
 // ------------------------------------------------------- help and version
@@ -308,27 +308,15 @@ fn fmt_check_lists_unformatted_files_and_changes_nothing() {
     let check = work.run_env(&["fmt", "--check"], &[]);
     check.expect_code(1);
     assert_eq!(check.stdout(), "orgform.yaml\n");
-    assert!(
-        check.stderr().contains("1 file would be reformatted"),
-        "{}",
-        check.stderr()
-    );
-    assert!(
-        check.stderr().contains("run `orgform fmt orgform.yaml`"),
-        "{}",
-        check.stderr()
-    );
+    check.expect_stderr("1 file would be reformatted");
+    check.expect_stderr("run `orgform fmt orgform.yaml`");
     assert_eq!(std::fs::read_to_string(&spec).expect("spec"), MESSY);
 
     let before = digest(&work, "orgform.yaml");
     let fmt = work.run_env(&["fmt"], &[]);
     fmt.expect_code(0);
     assert_eq!(fmt.stdout(), "orgform.yaml\n");
-    assert!(
-        fmt.stderr().contains("1 file reformatted"),
-        "{}",
-        fmt.stderr()
-    );
+    fmt.expect_stderr("1 file reformatted");
     assert_eq!(std::fs::read_to_string(&spec).expect("spec"), TIDY);
     assert_eq!(digest(&work, "orgform.yaml"), before);
     work.run_env(&["fmt", "--check"], &[]).expect_code(0);
@@ -364,16 +352,8 @@ fn fmt_leaves_a_broken_file_alone_and_formats_the_others() {
     .expect("write");
     let out = work.run_env(&["fmt", "spec"], &[]);
     out.expect_code(1);
-    assert!(
-        out.stderr().contains("unknown field `fistName`"),
-        "{}",
-        out.stderr()
-    );
-    assert!(
-        out.stderr().contains("1 file could not be formatted"),
-        "{}",
-        out.stderr()
-    );
+    out.expect_stderr("unknown field `fistName`");
+    out.expect_stderr("1 file could not be formatted");
     assert_eq!(out.stdout(), "spec/b.yaml\n");
     assert_eq!(read(&work, "spec/a.yaml"), broken);
     assert_eq!(read(&work, "spec/b.yaml"), TIDY.replace("version: 1\n", ""));
@@ -383,7 +363,7 @@ fn fmt_leaves_a_broken_file_alone_and_formats_the_others() {
 fn fmt_of_a_missing_spec_is_an_error() {
     let out = run(&["fmt", "nowhere.yaml"]);
     out.expect_code(1);
-    assert!(out.stderr().contains("nowhere.yaml"), "{}", out.stderr());
+    out.expect_stderr("nowhere.yaml");
 }
 
 /// The repository's examples are kept formatted (`orgform fmt --check`).
