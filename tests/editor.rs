@@ -241,6 +241,19 @@ fn read(work: &Work, name: &str) -> String {
     std::fs::read_to_string(work.path().join(name)).expect("read")
 }
 
+/// The text of every example file [`examples`] copied, in one order.
+fn example_texts(work: &Work) -> Vec<String> {
+    [
+        "quickstart.yaml",
+        "acme/org.yaml",
+        "acme/groups.yaml",
+        "acme/users.yaml",
+    ]
+    .iter()
+    .map(|f| read(work, f))
+    .collect()
+}
+
 #[test]
 fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
     let work = Work::new();
@@ -248,15 +261,7 @@ fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
     for spec in ["quickstart.yaml", "acme"] {
         let before = digest(&work, spec);
         work.run_env(&["fmt", spec], &[]).expect_code(0);
-        let once: Vec<String> = [
-            "quickstart.yaml",
-            "acme/org.yaml",
-            "acme/groups.yaml",
-            "acme/users.yaml",
-        ]
-        .iter()
-        .map(|f| read(&work, f))
-        .collect();
+        let once = example_texts(&work);
         // A second run has nothing to do, and --check agrees.
         let again = work.run_env(&["fmt", spec], &[]);
         again.expect_code(0);
@@ -264,15 +269,7 @@ fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
         let check = work.run_env(&["fmt", "--check", spec], &[]);
         check.expect_code(0);
         assert_eq!(check.stdout(), "");
-        let twice: Vec<String> = [
-            "quickstart.yaml",
-            "acme/org.yaml",
-            "acme/groups.yaml",
-            "acme/users.yaml",
-        ]
-        .iter()
-        .map(|f| read(&work, f))
-        .collect();
+        let twice = example_texts(&work);
         assert_eq!(once, twice, "{spec}: not idempotent");
         // Same validated org, so the same digest.
         assert_eq!(

@@ -24,7 +24,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{
-    ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_no_token_in_files, state_people,
+    ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_no_token_in_files, assert_one_chain,
+    state_people,
 };
 use serde_json::Value;
 
@@ -110,21 +111,10 @@ fn ten_applies_from_ten_processes_one_per_serial_all_in_the_history() {
     assert_eq!(serials, "1,2,3,4,5,6,7,8,9,10");
     // Every history line is there, and they form one chain 0 -> 10.
     let lines = history(server, &name);
-    let mut chain: Vec<(u64, u64)> = lines
-        .iter()
-        .map(|e| {
-            assert_eq!(e["outcome"], "applied", "{e}");
-            (
-                e["serialBefore"].as_u64().unwrap(),
-                e["serialAfter"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    chain.sort_unstable();
-    let expected: Vec<(u64, u64)> = (0..10).map(|i| (i, i + 1)).collect();
-    assert_eq!(
-        chain, expected,
-        "each apply started from the previous one's state"
+    assert_one_chain(
+        &lines,
+        10,
+        "each apply started from the previous one's state",
     );
     let state = pull(&work, &url);
     assert_eq!(state["serial"], 10);

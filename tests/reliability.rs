@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_clean, assert_no_token_in_files,
-    state_people, token_figures,
+    assert_one_chain, state_people, token_figures,
 };
 use serde_json::Value;
 
@@ -545,22 +545,10 @@ fn ten_applies_at_once_with_lock_timeout_run_one_after_another() {
         run.expect_stdout("Apply complete!");
     }
     // One after another: the serials form one chain 0 -> 1 -> ... -> 10.
-    let mut chain: Vec<(u64, u64)> = work
-        .history()
-        .iter()
-        .map(|e| {
-            assert_eq!(e["outcome"], "applied");
-            (
-                e["serialBefore"].as_u64().unwrap(),
-                e["serialAfter"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    chain.sort_unstable();
-    let expected: Vec<(u64, u64)> = (0..10).map(|i| (i, i + 1)).collect();
-    assert_eq!(
-        chain, expected,
-        "each apply started from the state the previous one wrote"
+    assert_one_chain(
+        &work.history(),
+        10,
+        "each apply started from the state the previous one wrote",
     );
     let pids: BTreeSet<u32> = runs.iter().map(|(p, _, _)| *p).collect();
     let distinct: BTreeSet<u32> = holders.iter().copied().collect();

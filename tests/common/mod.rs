@@ -595,3 +595,23 @@ impl Sim {
         people(self.managed_users().into_iter())
     }
 }
+
+/// Asserts that every history line is `applied` and that, sorted, they
+/// chain serial 0 -> 1 -> ... -> `count`: each apply started from the
+/// state the previous one wrote (`why` says so in the failure).
+#[track_caller]
+pub fn assert_one_chain(lines: &[serde_json::Value], count: u64, why: &str) {
+    let mut chain: Vec<(u64, u64)> = lines
+        .iter()
+        .map(|e| {
+            assert_eq!(e["outcome"], "applied", "{e}");
+            (
+                e["serialBefore"].as_u64().expect("serialBefore"),
+                e["serialAfter"].as_u64().expect("serialAfter"),
+            )
+        })
+        .collect();
+    chain.sort_unstable();
+    let expected: Vec<(u64, u64)> = (0..count).map(|i| (i, i + 1)).collect();
+    assert_eq!(chain, expected, "{why}");
+}
