@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{ABC, ABD, Sim, TOKEN, Work, assert_no_token_in_files};
 use serde_json::Value;
 
@@ -13,26 +15,19 @@ fn apply(work: &Work, sim: &Sim, spec: &str) -> common::Run {
     work.run(&["apply", spec, "--auto-approve", "--endpoint", &sim.url])
 }
 
+/// `plan SPEC [extra] --out OUT`: saves a plan for a later apply.
+fn plan_out(work: &Work, spec: &Path, out: &Path, extra: &[&str]) -> common::Run {
+    let mut args = vec!["plan", spec.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    work.run(&args)
+}
+
 /// After a successful apply, planning the same spec again shows nothing to do.
 #[track_caller]
 fn assert_converged(work: &Work, spec: &str) {
     work.run(&["plan", spec, "--detailed-exitcode"])
         .expect_code(0);
-}
-
-fn managed_users(sim: &Sim) -> Vec<Value> {
-    let data = sim.data();
-    data["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .filter(|u| u["managed"] == Value::Bool(true))
-        .cloned()
-        .collect()
-}
-
-fn state_json(work: &Work) -> Value {
-    serde_json::from_slice(&std::fs::read(work.state()).expect("state file")).expect("state JSON")
 }
 
 #[test]
@@ -43,8 +38,8 @@ fn first_apply_of_acme_then_nothing_to_do() {
     let acme = acme.to_str().expect("utf-8 path");
     let run = apply(&work, &sim, acme);
     run.expect_code(0);
-    assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
-    let state = state_json(&work);
+    run.expect_stdout("Apply complete!");
+    let state = work.state_json();
     assert_eq!(state["serial"], 1);
     let users = state["org"]["users"]
         .as_object()
@@ -52,7 +47,7 @@ fn first_apply_of_acme_then_nothing_to_do() {
         .len();
     assert!(users >= 50, "acme has about 60 people, state has {users}");
     assert_eq!(
-        managed_users(&sim).len(),
+        sim.managed_users().len(),
         users,
         "the emulator holds what the state says"
     );
@@ -103,7 +98,7 @@ fn full_sync_cycle_renames_removes_and_adds() {
     assert_eq!(actions, expected);
 
     apply(&work, &sim, abd.to_str().unwrap()).expect_code(0);
-    let users = managed_users(&sim);
+    let users = sim.managed_users();
     let ids: Vec<&str> = users
         .iter()
         .map(|u| u["externalId"].as_str().unwrap())
@@ -114,7 +109,7 @@ fn full_sync_cycle_renames_removes_and_adds() {
         bob["firstName"], "Bobby",
         "B renamed in place, not recreated"
     );
-    assert_eq!(state_json(&work)["serial"], 2);
+    assert_eq!(work.state_json()["serial"], 2);
     assert_converged(&work, abd.to_str().unwrap());
 }
 
@@ -130,11 +125,7 @@ fn missing_and_wrong_tokens_write_no_state() {
         &[],
     );
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("FRANKLY_API_TOKEN"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("FRANKLY_API_TOKEN");
     assert!(!work.state().exists(), "no state after a missing token");
 
     let run = work.run_env(
@@ -149,7 +140,7 @@ fn missing_and_wrong_tokens_write_no_state() {
     );
     assert!(!work.state().exists(), "no state after a wrong token");
     assert!(
-        managed_users(&sim).is_empty(),
+        sim.managed_users().is_empty(),
         "nothing reached the emulator's data"
     );
 }
@@ -161,9 +152,9 @@ fn apply_without_terminal_or_approval_refuses() {
     let abc = work.spec("abc.yaml", ABC);
     let run = work.run(&["apply", abc.to_str().unwrap(), "--endpoint", &sim.url]);
     run.expect_code(1);
-    assert!(run.stderr().contains("--auto-approve"), "{}", run.stderr());
+    run.expect_stderr("--auto-approve");
     assert!(!work.state().exists());
-    assert!(managed_users(&sim).is_empty());
+    assert!(sim.managed_users().is_empty());
 }
 
 #[test]
@@ -294,9 +285,9 @@ fn a_blocked_plan_is_refused_and_nothing_is_sent() {
 
     let run = apply(&work, &sim, spec.to_str().unwrap());
     run.expect_code(1);
-    assert!(run.stderr().contains("blocked"), "{}", run.stderr());
+    run.expect_stderr("blocked");
     assert!(!work.state().exists());
-    assert!(managed_users(&sim).is_empty());
+    assert!(sim.managed_users().is_empty());
 }
 
 #[test]
@@ -306,28 +297,13 @@ fn a_saved_plan_applies_what_was_reviewed_and_goes_stale_after() {
     let spec = work.spec("org.yaml", ABC);
     let first = work.path().join("first.orgplan");
     let second = work.path().join("second.orgplan");
-    work.run(&[
-        "plan",
-        spec.to_str().unwrap(),
-        "--out",
-        first.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    work.run(&[
-        "plan",
-        spec.to_str().unwrap(),
-        "--out",
-        second.to_str().unwrap(),
-    ])
-    .expect_code(0);
+    plan_out(&work, &spec, &first, &[]).expect_code(0);
+    plan_out(&work, &spec, &second, &[]).expect_code(0);
 
     // The spec changes after review: the saved plan still applies what was reviewed.
     std::fs::write(&spec, ABD).unwrap();
     apply(&work, &sim, first.to_str().unwrap()).expect_code(0);
-    let ids: Vec<String> = managed_users(&sim)
-        .iter()
-        .map(|u| u["externalId"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = sim.managed_ids();
     assert_eq!(
         ids,
         ["A", "B", "C"],
@@ -337,8 +313,8 @@ fn a_saved_plan_applies_what_was_reviewed_and_goes_stale_after() {
     // The second plan was made against the empty state, which has moved on.
     let run = apply(&work, &sim, second.to_str().unwrap());
     run.expect_code(1);
-    assert!(run.stderr().contains("stale"), "{}", run.stderr());
-    assert_eq!(state_json(&work)["serial"], 1);
+    run.expect_stderr("stale");
+    assert_eq!(work.state_json()["serial"], 1);
 }
 
 #[test]
@@ -359,9 +335,9 @@ fn lost_state_and_a_shrunk_spec_cannot_delete_unseen_users() {
     );
     let run = apply(&work, &sim, shrunk.to_str().unwrap());
     run.expect_code(1);
-    assert!(run.stderr().contains("limitExceeded"), "{}", run.stderr());
+    run.expect_stderr("limitExceeded");
     assert!(!work.state().exists(), "nothing written");
-    assert_eq!(managed_users(&sim).len(), 3, "C is still there");
+    assert_eq!(sim.managed_users().len(), 3, "C is still there");
 }
 
 #[test]
@@ -378,26 +354,13 @@ fn a_plan_saved_with_force_applies_without_force_and_the_history_says_forced() {
     let kept: String = people.lines().take(8).map(|l| format!("{l}\n")).collect();
     std::fs::write(&spec, format!("version: 1\nusers:\n{kept}")).unwrap();
     let plan_file = work.path().join("forced.orgplan");
-    work.run(&[
-        "plan",
-        spec.to_str().unwrap(),
-        "--out",
-        plan_file.to_str().unwrap(),
-    ])
-    .expect_code(1);
-    work.run(&[
-        "plan",
-        spec.to_str().unwrap(),
-        "--force",
-        "--out",
-        plan_file.to_str().unwrap(),
-    ])
-    .expect_code(0);
+    plan_out(&work, &spec, &plan_file, &[]).expect_code(1);
+    plan_out(&work, &spec, &plan_file, &["--force"]).expect_code(0);
 
     apply(&work, &sim, plan_file.to_str().unwrap()).expect_code(0);
-    assert_eq!(managed_users(&sim).len(), 8);
-    let history = std::fs::read_to_string(work.path().join(".orgform/history.jsonl")).unwrap();
-    let last: Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(sim.managed_users().len(), 8);
+    let history = work.history();
+    let last = history.last().expect("a history line");
     assert_eq!(last["outcome"], "applied");
     assert_eq!(
         last["forced"], true,
@@ -418,16 +381,12 @@ fn a_state_is_never_sent_to_another_endpoint_unless_told_the_api_moved() {
     let abd = work.spec("abd.yaml", ABD);
     let run = apply(&work, &second, abd.to_str().unwrap());
     run.expect_code(1);
+    run.expect_stderr("--endpoint-moved");
     assert!(
-        run.stderr().contains("--endpoint-moved"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        managed_users(&second).is_empty(),
+        second.managed_users().is_empty(),
         "nothing reached the other account"
     );
-    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(work.state_json()["serial"], 1);
 
     // Told that the API moved, but the other endpoint is another (empty)
     // account: its validation reports more changes than the plan, so
@@ -445,20 +404,16 @@ fn a_state_is_never_sent_to_another_endpoint_unless_told_the_api_moved() {
     };
     let run = moved(&second);
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("more changes than the plan"),
-        "{}",
-        run.stderr()
-    );
-    assert!(managed_users(&second).is_empty());
-    assert_eq!(state_json(&work)["serial"], 1);
+    run.expect_stderr("more changes than the plan");
+    assert!(second.managed_users().is_empty());
+    assert_eq!(work.state_json()["serial"], 1);
 
     // The API really moved: the same account, served at another address.
     first.kill();
     let third = Sim::start(&["--data", data]);
     moved(&third).expect_code(0);
-    assert_eq!(managed_users(&third).len(), 3);
-    assert_eq!(state_json(&work)["endpoint"], third.url.as_str());
+    assert_eq!(third.managed_users().len(), 3);
+    assert_eq!(work.state_json()["endpoint"], third.url.as_str());
 }
 
 #[test]
@@ -485,6 +440,6 @@ fn a_saved_plan_of_another_lineage_is_refused() {
     // …applied to ours (also serial 1) is refused: same serial, other lineage.
     let run = apply(&ours, &sim, plan_file.to_str().unwrap());
     run.expect_code(1);
-    assert!(run.stderr().contains("lineage"), "{}", run.stderr());
-    assert_eq!(state_json(&ours)["serial"], 1);
+    run.expect_stderr("lineage");
+    assert_eq!(ours.state_json()["serial"], 1);
 }

@@ -167,7 +167,7 @@ fn completions_name_every_subcommand_in_each_shell() {
 fn completions_for_an_unknown_shell_is_a_usage_error_exit_1() {
     let out = run(&["completions", "tcsh"]);
     out.expect_code(1);
-    assert!(out.stderr().contains("bash"), "{}", out.stderr());
+    out.expect_stderr("bash");
 }
 
 // ------------------------------------------------------- help and version
@@ -241,6 +241,19 @@ fn read(work: &Work, name: &str) -> String {
     std::fs::read_to_string(work.path().join(name)).expect("read")
 }
 
+/// The text of every example file [`examples`] copied, in one order.
+fn example_texts(work: &Work) -> Vec<String> {
+    [
+        "quickstart.yaml",
+        "acme/org.yaml",
+        "acme/groups.yaml",
+        "acme/users.yaml",
+    ]
+    .iter()
+    .map(|f| read(work, f))
+    .collect()
+}
+
 #[test]
 fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
     let work = Work::new();
@@ -248,15 +261,7 @@ fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
     for spec in ["quickstart.yaml", "acme"] {
         let before = digest(&work, spec);
         work.run_env(&["fmt", spec], &[]).expect_code(0);
-        let once: Vec<String> = [
-            "quickstart.yaml",
-            "acme/org.yaml",
-            "acme/groups.yaml",
-            "acme/users.yaml",
-        ]
-        .iter()
-        .map(|f| read(&work, f))
-        .collect();
+        let once = example_texts(&work);
         // A second run has nothing to do, and --check agrees.
         let again = work.run_env(&["fmt", spec], &[]);
         again.expect_code(0);
@@ -264,15 +269,7 @@ fn fmt_is_idempotent_and_keeps_meaning_on_every_example() {
         let check = work.run_env(&["fmt", "--check", spec], &[]);
         check.expect_code(0);
         assert_eq!(check.stdout(), "");
-        let twice: Vec<String> = [
-            "quickstart.yaml",
-            "acme/org.yaml",
-            "acme/groups.yaml",
-            "acme/users.yaml",
-        ]
-        .iter()
-        .map(|f| read(&work, f))
-        .collect();
+        let twice = example_texts(&work);
         assert_eq!(once, twice, "{spec}: not idempotent");
         // Same validated org, so the same digest.
         assert_eq!(
@@ -308,27 +305,15 @@ fn fmt_check_lists_unformatted_files_and_changes_nothing() {
     let check = work.run_env(&["fmt", "--check"], &[]);
     check.expect_code(1);
     assert_eq!(check.stdout(), "orgform.yaml\n");
-    assert!(
-        check.stderr().contains("1 file would be reformatted"),
-        "{}",
-        check.stderr()
-    );
-    assert!(
-        check.stderr().contains("run `orgform fmt orgform.yaml`"),
-        "{}",
-        check.stderr()
-    );
+    check.expect_stderr("1 file would be reformatted");
+    check.expect_stderr("run `orgform fmt orgform.yaml`");
     assert_eq!(std::fs::read_to_string(&spec).expect("spec"), MESSY);
 
     let before = digest(&work, "orgform.yaml");
     let fmt = work.run_env(&["fmt"], &[]);
     fmt.expect_code(0);
     assert_eq!(fmt.stdout(), "orgform.yaml\n");
-    assert!(
-        fmt.stderr().contains("1 file reformatted"),
-        "{}",
-        fmt.stderr()
-    );
+    fmt.expect_stderr("1 file reformatted");
     assert_eq!(std::fs::read_to_string(&spec).expect("spec"), TIDY);
     assert_eq!(digest(&work, "orgform.yaml"), before);
     work.run_env(&["fmt", "--check"], &[]).expect_code(0);
@@ -364,16 +349,8 @@ fn fmt_leaves_a_broken_file_alone_and_formats_the_others() {
     .expect("write");
     let out = work.run_env(&["fmt", "spec"], &[]);
     out.expect_code(1);
-    assert!(
-        out.stderr().contains("unknown field `fistName`"),
-        "{}",
-        out.stderr()
-    );
-    assert!(
-        out.stderr().contains("1 file could not be formatted"),
-        "{}",
-        out.stderr()
-    );
+    out.expect_stderr("unknown field `fistName`");
+    out.expect_stderr("1 file could not be formatted");
     assert_eq!(out.stdout(), "spec/b.yaml\n");
     assert_eq!(read(&work, "spec/a.yaml"), broken);
     assert_eq!(read(&work, "spec/b.yaml"), TIDY.replace("version: 1\n", ""));
@@ -383,7 +360,7 @@ fn fmt_leaves_a_broken_file_alone_and_formats_the_others() {
 fn fmt_of_a_missing_spec_is_an_error() {
     let out = run(&["fmt", "nowhere.yaml"]);
     out.expect_code(1);
-    assert!(out.stderr().contains("nowhere.yaml"), "{}", out.stderr());
+    out.expect_stderr("nowhere.yaml");
 }
 
 /// The repository's examples are kept formatted (`orgform fmt --check`).

@@ -34,42 +34,43 @@ fn apply(work: &Work, sim: &Sim, spec: &str, extra: &[&str]) -> Run {
     run(work, &args)
 }
 
+/// An emulator started with `sim_args`, a work directory, and the path of
+/// the ABC spec written into it.
+fn abc_setup(sim_args: &[&str]) -> (Sim, Work, String) {
+    let sim = Sim::start(sim_args);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    let abc = abc.to_str().unwrap().to_owned();
+    (sim, work, abc)
+}
+
+/// An emulator and a work directory with ABC applied; the path of the ABD
+/// spec (the next change) and the state's bytes after the first apply.
+fn abc_applied_abd_next() -> (Sim, Work, String, Vec<u8>) {
+    let (sim, work, abc) = abc_setup(&[]);
+    let abd = work.spec("abd.yaml", ABD);
+    apply(&work, &sim, &abc, &[]).expect_code(0);
+    let before = work.state_bytes();
+    (sim, work, abd.to_str().unwrap().to_owned(), before)
+}
+
+/// No file of the run holds the token, and the figures of every output
+/// checked so far (printed for `scripts/reliability.sh`).
+#[track_caller]
+fn assert_token_nowhere(work: &Work) {
+    assert_no_token_in_files(work.path());
+    println!("RELIABILITY token-check: {}", token_figures());
+}
+
 #[track_caller]
 fn assert_converged(work: &Work, spec: &str) {
     run(work, &["plan", spec, "--detailed-exitcode"]).expect_code(0);
 }
 
-fn state_bytes(work: &Work) -> Vec<u8> {
-    std::fs::read(work.state()).expect("state file")
-}
-
-fn state_json(work: &Work) -> Value {
-    serde_json::from_slice(&state_bytes(work)).expect("state JSON")
-}
-
-fn history(work: &Work) -> Vec<Value> {
-    let path = work.path().join(".orgform/history.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("history line"))
-        .collect()
-}
-
 fn outcomes(work: &Work) -> Vec<String> {
-    history(work)
+    work.history()
         .iter()
         .map(|e| e["outcome"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn managed_ids(sim: &Sim) -> Vec<String> {
-    sim.data()["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .filter(|u| u["managed"] == true)
-        .map(|u| u["externalId"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -90,10 +91,8 @@ fn apply_paused_after_preflight(
 
 #[test]
 fn a_few_503s_on_the_real_request_are_retried_and_the_state_is_written_once() {
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
-    let abc = abc.to_str().unwrap();
+    let (sim, work, abc) = abc_setup(&[]);
+    let abc = abc.as_str();
     let mut spawned = apply_paused_after_preflight(&work, &sim, abc, &["--max-retries", "3"]);
     sim.set_faults(r#"{"failNext": 2}"#);
     spawned.resume();
@@ -108,16 +107,15 @@ fn a_few_503s_on_the_real_request_are_retried_and_the_state_is_written_once() {
         !err.contains("attempt 4 of 4"),
         "only two retries were needed:\n{err}"
     );
-    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(work.state_json()["serial"], 1);
     assert!(
         !work.path().join(".orgform/state.json.backup").exists(),
         "a second write would have left a backup"
     );
     assert_eq!(outcomes(&work), ["applied"], "one history line");
-    assert_eq!(managed_ids(&sim), ["A", "B", "C"]);
+    assert_eq!(sim.managed_ids(), ["A", "B", "C"]);
     assert_converged(&work, abc);
-    assert_no_token_in_files(work.path());
-    println!("RELIABILITY token-check: {}", token_figures());
+    assert_token_nowhere(&work);
     println!(
         "RELIABILITY 503-then-success: 2 x 503 on the real request, 3 attempts, exit 0, state \
          serial 1 written once (no backup), history [applied], converged"
@@ -126,19 +124,15 @@ fn a_few_503s_on_the_real_request_are_retried_and_the_state_is_written_once() {
 
 #[test]
 fn a_503_storm_longer_than_the_budget_fails_cleanly() {
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
-    let abd = work.spec("abd.yaml", ABD);
-    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
-    let before = state_bytes(&work);
+    let (sim, work, abd, before) = abc_applied_abd_next();
+    let abd = abd.as_str();
 
     sim.set_faults(r#"{"failNext": 1000}"#);
     let started = Instant::now();
     let run = apply(
         &work,
         &sim,
-        abd.to_str().unwrap(),
+        abd,
         &["--max-retries", "50", "--retry-budget", "1s"],
     );
     let took = started.elapsed();
@@ -159,16 +153,15 @@ fn a_503_storm_longer_than_the_budget_fails_cleanly() {
         (2..51).contains(&attempts),
         "a 1 s budget stops long before 51 attempts: {attempts}"
     );
-    assert_eq!(state_bytes(&work), before, "state intact");
+    assert_eq!(work.state_bytes(), before, "state intact");
     assert_eq!(outcomes(&work), ["applied", "failed"]);
-    assert_eq!(managed_ids(&sim), ["A", "B", "C"], "nothing applied");
+    assert_eq!(sim.managed_ids(), ["A", "B", "C"], "nothing applied");
 
     sim.set_faults(r#"{"failNext": 0}"#);
-    apply(&work, &sim, abd.to_str().unwrap(), &[]).expect_code(0);
-    assert_converged(&work, abd.to_str().unwrap());
-    assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
-    assert_no_token_in_files(work.path());
-    println!("RELIABILITY token-check: {}", token_figures());
+    apply(&work, &sim, abd, &[]).expect_code(0);
+    assert_converged(&work, abd);
+    assert_eq!(sim.managed_ids(), ["A", "B", "D"]);
+    assert_token_nowhere(&work);
     println!(
         "RELIABILITY 503-storm: endless 503s, --retry-budget 1s: {attempts} attempts, failed after \
          {took:.1?}, nothing applied, state byte-identical, history [applied, failed], then converged"
@@ -177,17 +170,13 @@ fn a_503_storm_longer_than_the_budget_fails_cleanly() {
 
 #[test]
 fn latency_beyond_the_request_timeout_may_have_applied_and_the_next_apply_converges() {
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
-    let abd = work.spec("abd.yaml", ABD);
-    apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
-    let before = state_bytes(&work);
+    let (sim, work, abd, before) = abc_applied_abd_next();
+    let abd = abd.as_str();
 
     let mut spawned = apply_paused_after_preflight(
         &work,
         &sim,
-        abd.to_str().unwrap(),
+        abd,
         &["--request-timeout", "300ms", "--max-retries", "1"],
     );
     sim.set_faults(r#"{"latencyMs": 1500}"#);
@@ -206,17 +195,16 @@ fn latency_beyond_the_request_timeout_may_have_applied_and_the_next_apply_conver
         "{err}"
     );
     assert!(err.contains("the state is unchanged"), "{err}");
-    assert_eq!(state_bytes(&work), before, "state intact");
+    assert_eq!(work.state_bytes(), before, "state intact");
     assert_eq!(outcomes(&work), ["applied", "maybeApplied"]);
 
     sim.set_faults(r#"{"latencyMs": 0}"#);
-    let run = apply(&work, &sim, abd.to_str().unwrap(), &[]);
+    let run = apply(&work, &sim, abd, &[]);
     run.expect_code(0);
-    assert_eq!(state_json(&work)["serial"], 2);
-    assert_converged(&work, abd.to_str().unwrap());
-    assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
-    assert_no_token_in_files(work.path());
-    println!("RELIABILITY token-check: {}", token_figures());
+    assert_eq!(work.state_json()["serial"], 2);
+    assert_converged(&work, abd);
+    assert_eq!(sim.managed_ids(), ["A", "B", "D"]);
+    assert_token_nowhere(&work);
     println!(
         "RELIABILITY latency-past-timeout: 1500ms latency on the real request, 300ms timeout, 2 \
          attempts: exit 1 \"may have applied\", state byte-identical, history maybeApplied; \
@@ -226,10 +214,8 @@ fn latency_beyond_the_request_timeout_may_have_applied_and_the_next_apply_conver
 
 #[test]
 fn a_connection_dropped_after_commit_then_a_converging_reapply() {
-    let sim = Sim::start(&["--fault", "drop-after-commit=1"]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
-    let abc = abc.to_str().unwrap();
+    let (sim, work, abc) = abc_setup(&["--fault", "drop-after-commit=1"]);
+    let abc = abc.as_str();
 
     let run = apply(&work, &sim, abc, &["--max-retries", "0"]);
     run.expect_code(1);
@@ -242,7 +228,7 @@ fn a_connection_dropped_after_commit_then_a_converging_reapply() {
     assert!(!work.state().exists(), "no state written");
     assert_eq!(outcomes(&work), ["maybeApplied"]);
     assert_eq!(
-        managed_ids(&sim),
+        sim.managed_ids(),
         ["A", "B", "C"],
         "the emulator did commit before dropping the connection"
     );
@@ -265,12 +251,11 @@ fn a_connection_dropped_after_commit_then_a_converging_reapply() {
         err.contains("0 created (planned 3)"),
         "the server reports it already had them:\n{err}"
     );
-    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(work.state_json()["serial"], 1);
     assert_eq!(outcomes(&work), ["maybeApplied", "applied"]);
     assert_converged(&work, abc);
     run_preflight(&work, &sim, abc).expect_code(0);
-    assert_no_token_in_files(work.path());
-    println!("RELIABILITY token-check: {}", token_figures());
+    assert_token_nowhere(&work);
     println!(
         "RELIABILITY drop-after-commit: committed then dropped, no retry: exit 1 \"may have \
          applied\", no state, history maybeApplied; preflight found drift (exit 1); re-apply \
@@ -280,10 +265,8 @@ fn a_connection_dropped_after_commit_then_a_converging_reapply() {
 
 #[test]
 fn a_dropped_connection_is_retried_and_converges_within_one_apply() {
-    let sim = Sim::start(&["--fault", "drop-after-commit=1"]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
-    let abc = abc.to_str().unwrap();
+    let (sim, work, abc) = abc_setup(&["--fault", "drop-after-commit=1"]);
+    let abc = abc.as_str();
     let run = apply(&work, &sim, abc, &["--max-retries", "2"]);
     run.expect_code(0);
     let err = run.stderr();
@@ -293,7 +276,7 @@ fn a_dropped_connection_is_retried_and_converges_within_one_apply() {
         err.contains("the server reports fewer changes than planned"),
         "{err}"
     );
-    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(work.state_json()["serial"], 1);
     assert_eq!(outcomes(&work), ["applied"]);
     assert_converged(&work, abc);
     println!("RELIABILITY token-check: {}", token_figures());
@@ -368,11 +351,7 @@ fn preflight_finds_no_drift_after_a_normal_apply() {
         ],
     );
     run.expect_code(0);
-    assert!(
-        run.stderr().contains("Preflight: no drift"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("Preflight: no drift");
 
     // Changes but no drift: the exit code is the plan's.
     let run = run_with_preflight_detailed(&work, &sim, abd.to_str().unwrap());
@@ -399,11 +378,11 @@ fn preflight_finds_no_drift_after_a_normal_apply() {
     json.expect_code(0);
     let _: Value = serde_json::from_str(&json.stdout()).expect("stdout is the JSON plan alone");
     assert_eq!(
-        managed_ids(&sim),
+        sim.managed_ids(),
         ["A", "B", "C"],
         "a preflight changes nothing"
     );
-    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(work.state_json()["serial"], 1);
 }
 
 fn run_with_preflight_detailed(work: &Work, sim: &Sim, spec: &str) -> Run {
@@ -461,7 +440,7 @@ fn preflight_finds_drift_after_the_state_was_deleted() {
         err.contains("holds 1 managed users that the state does not know"),
         "{err}"
     );
-    assert_eq!(managed_ids(&sim), ["A", "B", "C"], "nothing changed");
+    assert_eq!(sim.managed_ids(), ["A", "B", "C"], "nothing changed");
 }
 
 #[test]
@@ -511,12 +490,8 @@ fn preflight_refuses_another_endpoint_and_skips_a_blocked_plan() {
     apply(&work, &sim, abc.to_str().unwrap(), &[]).expect_code(0);
     let run = run_preflight(&work, &other, abc.to_str().unwrap());
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("the state was applied to"),
-        "{}",
-        run.stderr()
-    );
-    assert!(managed_ids(&other).is_empty(), "nothing was sent there");
+    run.expect_stderr("the state was applied to");
+    assert!(other.managed_ids().is_empty(), "nothing was sent there");
 
     let blocked = work.spec(
         "blocked.yaml",
@@ -551,14 +526,6 @@ fn preflight_without_a_token_fails_before_sending() {
         &[],
     );
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("--preflight needs the API token"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr().contains("FRANKLY_API_TOKEN"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("--preflight needs the API token");
+    run.expect_stderr("FRANKLY_API_TOKEN");
 }

@@ -10,7 +10,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -167,13 +167,20 @@ fn read_request(stream: &mut TcpStream) -> String {
 }
 
 fn apply(work: &Work, spec: &Path, endpoint: &str) -> Run {
-    work.run(&[
+    apply_with(work, spec, endpoint, &[])
+}
+
+/// `apply SPEC --auto-approve --endpoint ENDPOINT [extra]`.
+fn apply_with(work: &Work, spec: &Path, endpoint: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
         "apply",
         spec.to_str().unwrap(),
         "--auto-approve",
         "--endpoint",
         endpoint,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    work.run(&args)
 }
 
 // ---- secrets echoed by a server -------------------------------------------
@@ -234,15 +241,7 @@ fn a_server_echoing_the_token_in_any_encoding_never_gets_it_printed_or_stored() 
         let work = Work::new();
         let spec = work.spec("org.yaml", ABD);
         let server = Scripted::start(status, "text/html", body);
-        let run = work.run(&[
-            "apply",
-            spec.to_str().unwrap(),
-            "--auto-approve",
-            "--endpoint",
-            &server.url,
-            "--request-timeout",
-            "5s",
-        ]);
+        let run = apply_with(&work, &spec, &server.url, &["--request-timeout", "5s"]);
         assert_ne!(run.code(), 0, "{name}: {}", run.stderr());
         assert!(server.hits.load(Ordering::SeqCst) >= 1, "{name}");
         assert!(!work.state().exists(), "{name}: no state after a failure");
@@ -276,7 +275,7 @@ fn localhost_with_a_trailing_dot_is_not_loopback() {
     let spec = work.spec("org.yaml", ABD);
     let run = apply(&work, &spec, "http://localhost./v1/organization");
     assert_ne!(run.code(), 0);
-    assert!(run.stderr().contains("plain http"), "{}", run.stderr());
+    run.expect_stderr("plain http");
     assert_no_token(&run, work.path());
 }
 
@@ -303,14 +302,21 @@ fn a_large_rejection_is_read_and_reported_as_a_rejection_not_a_token_error() {
     assert_no_token(&run, work.path());
 }
 
-// ---- output paths ---------------------------------------------------------
-
-#[test]
-fn plan_outputs_never_replace_the_state_its_siblings_the_spec_or_a_device() {
+/// An emulator and a work directory with the ABD spec applied once (the
+/// state exists); the spec's path.
+fn applied_abd() -> (Sim, Work, PathBuf) {
     let sim = Sim::start(&[]);
     let work = Work::new();
     let spec = work.spec("org.yaml", ABD);
     apply(&work, &spec, &sim.url).expect_code(0);
+    (sim, work, spec)
+}
+
+// ---- output paths ---------------------------------------------------------
+
+#[test]
+fn plan_outputs_never_replace_the_state_its_siblings_the_spec_or_a_device() {
+    let (_sim, work, spec) = applied_abd();
     let state = work.state();
     let before = std::fs::read(&state).unwrap();
     let spec_before = std::fs::read(&spec).unwrap();
@@ -389,10 +395,7 @@ fn plan_outputs_never_replace_the_state_its_siblings_the_spec_or_a_device() {
 
 #[test]
 fn a_symlinked_state_path_is_refused_and_its_target_left_alone() {
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let spec = work.spec("org.yaml", ABD);
-    apply(&work, &spec, &sim.url).expect_code(0);
+    let (sim, work, spec) = applied_abd();
     let real = work.state();
     let before = std::fs::read(&real).unwrap();
     let link = work.path().join(".orgform/other-name.json");
@@ -409,7 +412,7 @@ fn a_symlinked_state_path_is_refused_and_its_target_left_alone() {
         }
         let run = work.run(&args);
         assert_ne!(run.code(), 0, "{command}");
-        assert!(run.stderr().contains("symbolic link"), "{}", run.stderr());
+        run.expect_stderr("symbolic link");
         assert!(
             std::fs::symlink_metadata(&link)
                 .unwrap()
@@ -437,7 +440,7 @@ fn a_state_directory_writable_by_others_is_refused_with_advice() {
         state.to_str().unwrap(),
     ]);
     assert_ne!(run.code(), 0);
-    assert!(run.stderr().contains("chmod 700"), "{}", run.stderr());
+    run.expect_stderr("chmod 700");
     assert!(
         std::fs::read_dir(&dir).unwrap().next().is_none(),
         "nothing written"
@@ -489,15 +492,7 @@ fn odd_lock_files_are_errors_with_advice_never_a_busy_loop() {
             ),
             _ => std::fs::create_dir(&lock).unwrap(),
         }
-        let run = work.run(&[
-            "apply",
-            spec.to_str().unwrap(),
-            "--auto-approve",
-            "--endpoint",
-            &sim.url,
-            "--lock-timeout",
-            "2s",
-        ]);
+        let run = apply_with(&work, &spec, &sim.url, &["--lock-timeout", "2s"]);
         assert_ne!(run.code(), 0, "{odd}");
         let err = run.stderr();
         assert!(err.contains("lock"), "{odd}: {err}");
@@ -534,16 +529,9 @@ fn a_serial_above_2_pow_53_is_refused_before_any_request() {
         1,
     );
     std::fs::write(&state, &edited).unwrap();
-    let run = work.run(&[
-        "apply",
-        spec.to_str().unwrap(),
-        "--auto-approve",
-        "--endpoint",
-        &server.url,
-        "--endpoint-moved",
-    ]);
+    let run = apply_with(&work, &spec, &server.url, &["--endpoint-moved"]);
     assert_ne!(run.code(), 0);
-    assert!(run.stderr().contains("2^53"), "{}", run.stderr());
+    run.expect_stderr("2^53");
     assert_eq!(server.hits.load(Ordering::SeqCst), 0, "no request was sent");
     assert!(server.requests.lock().unwrap().is_empty());
     assert_eq!(std::fs::read_to_string(&state).unwrap(), edited);
@@ -572,17 +560,14 @@ fn force_unlock_refuses_a_live_holder_on_this_host_without_force() {
     let run = work.run(&["force-unlock", "--yes"]);
     assert_ne!(run.code(), 0, "{}", run.stderr());
     assert!(lock.exists(), "the live holder's lock is kept");
-    assert!(run.stderr().contains("--force"), "{}", run.stderr());
+    run.expect_stderr("--force");
 }
 
 // ---- escaping -------------------------------------------------------------
 
 #[test]
 fn escape_and_bidi_characters_from_a_state_and_a_lock_never_reach_the_terminal() {
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let spec = work.spec("org.yaml", ABD);
-    apply(&work, &spec, &sim.url).expect_code(0);
+    let (sim, work, spec) = applied_abd();
     let state = work.state();
     let text = std::fs::read_to_string(&state).unwrap();
     let evil = text.replace("Ann", "Ann\\u001b]0;pwned\\u0007\\u202e");
@@ -607,14 +592,8 @@ fn escape_and_bidi_characters_from_a_state_and_a_lock_never_reach_the_terminal()
         assert_no_token(&run, work.path());
     }
     let run = work.run(&["state", "show"]);
-    assert!(run.stdout().contains("\\u{1b}"), "{}", run.stdout());
-    let run = work.run(&[
-        "apply",
-        spec.to_str().unwrap(),
-        "--auto-approve",
-        "--endpoint",
-        &sim.url,
-    ]);
+    run.expect_stdout("\\u{1b}");
+    let run = apply(&work, &spec, &sim.url);
     assert_ne!(run.code(), 0, "locked");
     assert_escaped(&run);
 }

@@ -21,16 +21,8 @@ fn signal(spawned: &Spawned, sig: rustix::process::Signal) {
     rustix::process::kill_process(pid, sig).expect("send the signal");
 }
 
-fn history(work: &Work) -> Vec<Value> {
-    let path = work.path().join(".orgform/history.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("a history line"))
-        .collect()
-}
-
 fn last_outcome(work: &Work) -> String {
-    history(work)
+    work.history()
         .last()
         .and_then(|l| l["outcome"].as_str().map(str::to_owned))
         .unwrap_or_default()
@@ -46,14 +38,31 @@ fn serial(work: &Work) -> Option<u64> {
     state["serial"].as_u64()
 }
 
-fn managed_users(sim: &Sim) -> usize {
-    sim.data()["users"]
-        .as_array()
-        .map_or(0, |u| u.iter().filter(|u| u["managed"] == true).count())
-}
-
 fn apply_args<'a>(spec: &'a str, sim: &'a Sim) -> Vec<&'a str> {
     vec!["apply", spec, "--endpoint", &sim.url, "--auto-approve"]
+}
+
+/// A fresh work directory, an emulator, and the path of the ABC spec.
+fn abc_setup() -> (Work, Sim, String) {
+    let work = Work::new();
+    let sim = Sim::start(&[]);
+    let spec = work.spec("abc.yaml", ABC);
+    let spec = spec.to_str().expect("a UTF-8 temp path").to_owned();
+    (work, sim, spec)
+}
+
+/// What a run left: the last history outcome, no lock, the state's serial
+/// (`None`: no state written) and the managed users on the emulator.
+#[track_caller]
+fn assert_left(work: &Work, sim: &Sim, outcome: &str, serial_now: Option<u64>, managed: usize) {
+    assert_eq!(last_outcome(work), outcome, "the last history outcome");
+    assert!(!lock_left(work), "a lock was left behind");
+    assert_eq!(serial(work), serial_now, "the state's serial");
+    assert_eq!(
+        sim.managed_users().len(),
+        managed,
+        "managed users on the emulator"
+    );
 }
 
 /// The next apply works without `force-unlock` and converges.
@@ -63,44 +72,30 @@ fn next_apply_converges(work: &Work, sim: &Sim, spec: &str) {
     work.run(&apply_args(spec, sim)).expect_code(0);
     let again = work.run(&apply_args(spec, sim));
     again.expect_code(0);
-    assert!(again.stdout().contains("No changes"), "{}", again.stdout());
+    again.expect_stdout("No changes");
 }
 
 #[test]
 fn sigterm_before_any_request_stops_with_143() {
-    let work = Work::new();
-    let sim = Sim::start(&[]);
-    let spec = work.spec("abc.yaml", ABC);
-    let spec = spec.to_str().unwrap();
+    let (work, sim, spec) = abc_setup();
+    let spec = spec.as_str();
     let mut spawned = work.spawn(&apply_args(spec, &sim), &[(PAUSE_AT, "locked")]);
     spawned.wait_paused("locked");
     signal(&spawned, rustix::process::Signal::TERM);
     spawned.resume();
     let run = spawned.finish();
     run.expect_code(143);
-    assert!(
-        run.stderr().contains("SIGTERM before any request was sent"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr().contains("nothing was applied"),
-        "{}",
-        run.stderr()
-    );
-    assert_eq!(last_outcome(&work), "interrupted");
-    assert!(!lock_left(&work));
-    assert_eq!(serial(&work), None, "no state written");
-    assert_eq!(managed_users(&sim), 0, "nothing sent");
+    run.expect_stderr("SIGTERM before any request was sent");
+    run.expect_stderr("nothing was applied");
+    // No state written, nothing sent.
+    assert_left(&work, &sim, "interrupted", None, 0);
     next_apply_converges(&work, &sim, spec);
 }
 
 #[test]
 fn a_signal_during_the_validation_request_waits_for_it_and_sends_nothing_more() {
-    let work = Work::new();
-    let sim = Sim::start(&[]);
-    let spec = work.spec("abc.yaml", ABC);
-    let spec = spec.to_str().unwrap();
+    let (work, sim, spec) = abc_setup();
+    let spec = spec.as_str();
     sim.set_faults(r#"{"latencyMs": 1500}"#);
     let spawned = work.spawn(&apply_args(spec, &sim), &[]);
     spawned.wait_for_stderr("Validating with the server", Duration::from_secs(30));
@@ -114,10 +109,8 @@ fn a_signal_during_the_validation_request_waits_for_it_and_sends_nothing_more() 
     );
     assert!(err.contains("the real request was not sent"), "{err}");
     assert!(!err.contains("Applying (validateOnly: false)"), "{err}");
-    assert_eq!(last_outcome(&work), "interrupted");
-    assert!(!lock_left(&work));
-    assert_eq!(serial(&work), None);
-    assert_eq!(managed_users(&sim), 0, "validateOnly applies nothing");
+    // validateOnly applies nothing.
+    assert_left(&work, &sim, "interrupted", None, 0);
     next_apply_converges(&work, &sim, spec);
 }
 
@@ -133,10 +126,8 @@ fn during_the_real_request(work: &Work, sim: &Sim, spec: &str) -> Spawned {
 
 #[test]
 fn a_signal_during_the_real_request_waits_commits_and_stops() {
-    let work = Work::new();
-    let sim = Sim::start(&[]);
-    let spec = work.spec("abc.yaml", ABC);
-    let spec = spec.to_str().unwrap();
+    let (work, sim, spec) = abc_setup();
+    let spec = spec.as_str();
     let spawned = during_the_real_request(&work, &sim, spec);
     signal(&spawned, rustix::process::Signal::INT);
     let run = spawned.finish();
@@ -151,39 +142,27 @@ fn a_signal_during_the_real_request_waits_commits_and_stops() {
         err.contains("was applied and the state records it"),
         "{err}"
     );
-    assert_eq!(
-        last_outcome(&work),
-        "applied",
-        "the commit landed and is recorded"
-    );
-    assert_eq!(serial(&work), Some(1));
-    assert!(!lock_left(&work));
-    assert_eq!(managed_users(&sim), 3);
+    // The commit landed and is recorded.
+    assert_left(&work, &sim, "applied", Some(1), 3);
     next_apply_converges(&work, &sim, spec);
 }
 
 #[test]
 fn a_second_signal_abandons_the_real_request_as_maybe_applied() {
-    let work = Work::new();
-    let sim = Sim::start(&[]);
-    let spec = work.spec("abc.yaml", ABC);
-    let spec = spec.to_str().unwrap();
+    let (work, sim, spec) = abc_setup();
+    let spec = spec.as_str();
     let spawned = during_the_real_request(&work, &sim, spec);
     signal(&spawned, rustix::process::Signal::INT);
     spawned.wait_for_stderr("A second signal abandons", Duration::from_secs(30));
     signal(&spawned, rustix::process::Signal::TERM);
     let run = spawned.finish();
     run.expect_code(130);
-    assert!(
-        run.stderr().contains("MAY HAVE APPLIED"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("MAY HAVE APPLIED");
     assert_eq!(last_outcome(&work), "maybeApplied");
     assert_eq!(serial(&work), None, "no state without an answer");
     assert!(!lock_left(&work));
     next_apply_converges(&work, &sim, spec);
-    assert_eq!(managed_users(&sim), 3);
+    assert_eq!(sim.managed_users().len(), 3);
 }
 
 /// A pseudo-terminal for the prompt: orgform sees a terminal on stdin.
@@ -256,10 +235,8 @@ fn at_the_prompt(
 
 #[test]
 fn sigint_at_the_prompt_declines_at_once() {
-    let work = Work::new();
-    let sim = Sim::start(&[]);
-    let spec = work.spec("abc.yaml", ABC);
-    let spec = spec.to_str().unwrap();
+    let (work, sim, spec) = abc_setup();
+    let spec = spec.as_str();
     let pty = pty();
     let (mut child, mut stderr) = at_the_prompt(&work, spec, &sim, &pty);
     let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
@@ -269,26 +246,22 @@ fn sigint_at_the_prompt_declines_at_once() {
     let _ = stderr.read_to_string(&mut rest);
     assert_eq!(status.code(), Some(130), "{rest}");
     assert!(rest.contains("cancelled by SIGINT at the prompt"), "{rest}");
-    assert_eq!(last_outcome(&work), "declined");
-    assert!(!lock_left(&work));
-    assert_eq!(managed_users(&sim), 0);
+    assert_left(&work, &sim, "declined", None, 0);
     drop(pty.master);
     next_apply_converges(&work, &sim, spec);
 }
 
 #[test]
 fn only_yes_on_the_terminal_approves() {
-    let work = Work::new();
-    let sim = Sim::start(&[]);
-    let spec = work.spec("abc.yaml", ABC);
-    let spec = spec.to_str().unwrap();
+    let (work, sim, spec) = abc_setup();
+    let spec = spec.as_str();
     let pty = pty();
     let (mut child, _stderr) = at_the_prompt(&work, spec, &sim, &pty);
     std::io::Write::write_all(&mut pty.master.try_clone().expect("pty"), b"yes\n").expect("answer");
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
     assert_eq!(last_outcome(&work), "applied");
-    assert_eq!(managed_users(&sim), 3);
+    assert_eq!(sim.managed_users().len(), 3);
 }
 
 #[test]
@@ -361,11 +334,7 @@ fn history_answers_who_created_and_who_deleted_a_record() {
 
     let none = work.run(&["history", "--since", "2999-01-01"]);
     none.expect_code(0);
-    assert!(
-        none.stdout().contains("No apply attempts"),
-        "{}",
-        none.stdout()
-    );
+    none.expect_stdout("No apply attempts");
     work.run(&["history", "--since", "yesterday"])
         .expect_code(1);
 }
@@ -379,11 +348,7 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
     // No token: refused before the plan is printed.
     let run = work.run_env(&apply_args(abc, &sim), &[]);
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("FRANKLY_API_TOKEN"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("FRANKLY_API_TOKEN");
     assert!(
         !run.stdout().contains("will be created"),
         "plan printed first: {}",
@@ -391,7 +356,7 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
     );
     assert_eq!(last_outcome(&work), "refused");
     assert_eq!(
-        history(&work)[0]["created"]["users"],
+        work.history()[0]["created"]["users"],
         serde_json::json!(["A", "B", "C"])
     );
 
@@ -401,13 +366,9 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
     let abd = work.spec("abd.yaml", ABD);
     let run = work.run(&apply_args(abd.to_str().unwrap(), &other));
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("--endpoint-moved"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("--endpoint-moved");
     assert_eq!(last_outcome(&work), "refused");
-    assert_eq!(managed_users(&other), 0);
+    assert_eq!(other.managed_users().len(), 0);
 
     // Without --endpoint, the state's endpoint is used (no moved-endpoint refusal).
     let run = work.run(&["apply", abd.to_str().unwrap(), "--auto-approve"]);
@@ -422,11 +383,7 @@ fn refusals_are_recorded_and_the_token_is_checked_before_the_plan() {
         ],
     );
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("--endpoint-moved"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("--endpoint-moved");
 }
 
 #[test]
@@ -441,18 +398,14 @@ fn a_saved_plan_is_applied_without_asking_unless_confirm_is_given() {
     // --confirm on no terminal: refused, nothing sent.
     let run = work.run(&["apply", planfile, "--endpoint", &sim.url, "--confirm"]);
     run.expect_code(1);
-    assert!(run.stderr().contains("not a terminal"), "{}", run.stderr());
-    assert_eq!(managed_users(&sim), 0);
+    run.expect_stderr("not a terminal");
+    assert_eq!(sim.managed_users().len(), 0);
     // --force belongs to plan.
     let run = work.run(&["apply", planfile, "--endpoint", &sim.url, "--force"]);
     run.expect_code(1);
-    assert!(
-        run.stderr().contains("--force belongs to `orgform plan`"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("--force belongs to `orgform plan`");
     // No terminal, no --auto-approve: the reviewed plan is applied.
     let run: Run = work.run(&["apply", planfile, "--endpoint", &sim.url]);
     run.expect_code(0);
-    assert_eq!(managed_users(&sim), 3);
+    assert_eq!(sim.managed_users().len(), 3);
 }

@@ -149,11 +149,7 @@ fn graph_draws_the_whole_hierarchy_and_marks_changes() {
     let spec = fresh.spec("s.yaml", BEFORE);
     let run = fresh.run(&["graph", spec.to_str().expect("utf-8 path")]);
     run.expect_code(0);
-    assert!(
-        run.stdout().contains("[\"Office Tokyo\"]"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("[\"Office Tokyo\"]");
     fresh
         .run(&[
             "graph",
@@ -194,9 +190,5 @@ fn validate_as_markdown_is_a_comment_with_every_diagnostic() {
     ]);
     run.expect_code(0);
     assert!(run.stdout().starts_with(MARKER));
-    assert!(
-        run.stdout().contains("the spec is valid"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("the spec is valid");
 }

@@ -20,11 +20,13 @@ mod common;
 #[path = "../crates/orgform-state/tests/support/pg.rs"]
 mod pg;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_no_token_in_files};
+use common::{
+    ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_no_token_in_files, assert_one_chain,
+    state_people,
+};
 use serde_json::Value;
 
 /// A fresh state URL on the shared server, and its state name.
@@ -37,6 +39,21 @@ fn state_url(server: &pg::PgServer, prefix: &str) -> (String, String) {
         .unwrap()
         .to_owned();
     (url, name)
+}
+
+/// What most tests start from: the shared server, a fresh state URL on it
+/// and its name, an emulator, a work directory and the ABC spec in it.
+type Case = (&'static pg::PgServer, String, String, Sim, Work, PathBuf);
+
+/// A [`Case`] for states named `prefix…`; `None` when PostgreSQL is not
+/// installed (outside CI; the test then passes without running).
+fn case(prefix: &str) -> Option<Case> {
+    let server = pg::server()?;
+    let (url, name) = state_url(server, prefix);
+    let sim = Sim::start(&[]);
+    let work = Work::new();
+    let abc = work.spec("abc.yaml", ABC);
+    Some((server, url, name, sim, work, abc))
 }
 
 fn history(server: &pg::PgServer, name: &str) -> Vec<Value> {
@@ -53,34 +70,6 @@ fn pull(work: &Work, url: &str) -> Value {
     let run = work.run(&["state", "pull", "--state", url]);
     run.expect_code(0);
     serde_json::from_str(&run.stdout()).expect("state pull prints a JSON state")
-}
-
-fn people(users: impl Iterator<Item = Value>) -> BTreeSet<(String, String, String, String)> {
-    users
-        .map(|u| {
-            let s = |k: &str| u[k].as_str().unwrap_or_default().to_owned();
-            (s("externalId"), s("firstName"), s("lastName"), s("email"))
-        })
-        .collect()
-}
-
-fn state_people(state: &Value) -> BTreeSet<(String, String, String, String)> {
-    let users = state["org"]["users"].as_object().unwrap().clone();
-    people(users.into_iter().map(|(id, mut u)| {
-        u["externalId"] = Value::String(id);
-        u
-    }))
-}
-
-fn sim_people(sim: &Sim) -> BTreeSet<(String, String, String, String)> {
-    people(
-        sim.data()["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|u| u["managed"] == true)
-            .cloned(),
-    )
 }
 
 fn apply<'a>(spec: &'a str, sim: &'a Sim, url: &'a str) -> Vec<&'a str> {
@@ -101,16 +90,7 @@ fn ten_applies_from_ten_processes_one_per_serial_all_in_the_history() {
     let (url, name) = state_url(server, "ten");
     let sim = Sim::start(&["--fault", "latency=50ms"]);
     let work = Work::new();
-    let specs: Vec<PathBuf> = (0..10)
-        .map(|i| {
-            work.spec(
-                &format!("n{i}.yaml"),
-                &format!(
-                    "{ABC}  - {{externalId: N{i}, firstName: Nia{i}, lastName: Nash, email: nia{i}@example.com}}\n"
-                ),
-            )
-        })
-        .collect();
+    let specs = work.abc_plus_one_each(10);
     let spawned: Vec<Spawned> = specs
         .iter()
         .map(|spec| {
@@ -122,7 +102,7 @@ fn ten_applies_from_ten_processes_one_per_serial_all_in_the_history() {
     let runs: Vec<Run> = spawned.into_iter().map(Spawned::finish).collect();
     for run in &runs {
         run.expect_code(0);
-        assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
+        run.expect_stdout("Apply complete!");
     }
     // Exactly one version per serial, 1 to 10.
     let serials = server.psql(&format!(
@@ -131,34 +111,23 @@ fn ten_applies_from_ten_processes_one_per_serial_all_in_the_history() {
     assert_eq!(serials, "1,2,3,4,5,6,7,8,9,10");
     // Every history line is there, and they form one chain 0 -> 10.
     let lines = history(server, &name);
-    let mut chain: Vec<(u64, u64)> = lines
-        .iter()
-        .map(|e| {
-            assert_eq!(e["outcome"], "applied", "{e}");
-            (
-                e["serialBefore"].as_u64().unwrap(),
-                e["serialAfter"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    chain.sort_unstable();
-    let expected: Vec<(u64, u64)> = (0..10).map(|i| (i, i + 1)).collect();
-    assert_eq!(
-        chain, expected,
-        "each apply started from the previous one's state"
+    assert_one_chain(
+        &lines,
+        10,
+        "each apply started from the previous one's state",
     );
     let state = pull(&work, &url);
     assert_eq!(state["serial"], 10);
     assert_eq!(
         state_people(&state),
-        sim_people(&sim),
+        sim.people(),
         "the state equals the emulator's records"
     );
     // Nobody holds the lock any more.
     let show = work.run(&["state", "show", "--state", &url]);
     show.expect_code(0);
     assert!(!show.stdout().contains("Locked by"), "{}", show.stdout());
-    assert!(show.stdout().contains("Serial:    10"), "{}", show.stdout());
+    show.expect_stdout("Serial:    10");
     assert_no_token_in_files(work.path());
     let tokens = server.psql(&format!(
         "SELECT count(*) FROM orgform.history WHERE entry::text LIKE '%{TOKEN}%'"
@@ -168,11 +137,9 @@ fn ten_applies_from_ten_processes_one_per_serial_all_in_the_history() {
 
 #[test]
 fn a_sigkilled_holder_frees_the_lock_with_its_session() {
-    let Some(server) = pg::server() else { return };
-    let (url, name) = state_url(server, "sigkill");
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
+    let Some((server, url, name, sim, work, abc)) = case("sigkill") else {
+        return;
+    };
     let paused = work.spawn(
         &apply(abc.to_str().unwrap(), &sim, &url),
         &[(PAUSE_AT, "locked")],
@@ -181,16 +148,8 @@ fn a_sigkilled_holder_frees_the_lock_with_its_session() {
     let pid = paused.pid();
     let blocked = work.run(&apply(abc.to_str().unwrap(), &sim, &url));
     blocked.expect_code(1);
-    assert!(
-        blocked.stderr().contains("the state is locked by"),
-        "{}",
-        blocked.stderr()
-    );
-    assert!(
-        blocked.stderr().contains(&format!("pid {pid},")),
-        "{}",
-        blocked.stderr()
-    );
+    blocked.expect_stderr("the state is locked by");
+    blocked.expect_stderr(&format!("pid {pid},"));
     paused.kill();
     // No force-unlock: the lock ended with the killed run's session.
     let run = work.run(&[
@@ -217,11 +176,9 @@ fn a_sigkilled_holder_frees_the_lock_with_its_session() {
 
 #[test]
 fn push_of_a_file_state_then_plan_shows_no_changes_and_pull_round_trips() {
-    let Some(server) = pg::server() else { return };
-    let (url, name) = state_url(server, "push");
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
+    let Some((server, url, name, sim, work, abc)) = case("push") else {
+        return;
+    };
     // First with the file store.
     work.run(&[
         "apply",
@@ -235,7 +192,7 @@ fn push_of_a_file_state_then_plan_shows_no_changes_and_pull_round_trips() {
     // Moved to PostgreSQL with one command.
     let push = work.run(&["state", "push", ".orgform/state.json", "--state", &url]);
     push.expect_code(0);
-    assert!(push.stdout().contains("serial 1"), "{}", push.stdout());
+    push.expect_stdout("serial 1");
     let plan = work.run(&[
         "plan",
         abc.to_str().unwrap(),
@@ -244,7 +201,7 @@ fn push_of_a_file_state_then_plan_shows_no_changes_and_pull_round_trips() {
         "--detailed-exitcode",
     ]);
     plan.expect_code(0);
-    assert!(plan.stdout().contains("No changes"), "{}", plan.stdout());
+    plan.expect_stdout("No changes");
     let pulled = pull(&work, &url);
     assert_eq!(pulled["lineage"], file_state["lineage"]);
     assert_eq!(pulled["serial"], file_state["serial"]);
@@ -252,7 +209,7 @@ fn push_of_a_file_state_then_plan_shows_no_changes_and_pull_round_trips() {
     // Pushing it again is refused: the same serial is not newer.
     let again = work.run(&["state", "push", ".orgform/state.json", "--state", &url]);
     again.expect_code(1);
-    assert!(again.stderr().contains("lineage"), "{}", again.stderr());
+    again.expect_stderr("lineage");
     // The next apply goes on from it, in PostgreSQL.
     let abd = work.spec("abd.yaml", ABD);
     work.run(&apply(abd.to_str().unwrap(), &sim, &url))
@@ -260,20 +217,18 @@ fn push_of_a_file_state_then_plan_shows_no_changes_and_pull_round_trips() {
     let after = pull(&work, &url);
     assert_eq!(after["serial"], 2);
     assert_eq!(after["lineage"], file_state["lineage"]);
-    assert_eq!(state_people(&after), sim_people(&sim));
+    assert_eq!(state_people(&after), sim.people());
     let show = work.run(&["state", "show", "--serial", "1", "--state", &url]);
     show.expect_code(0);
-    assert!(show.stdout().contains("Serial:    1"), "{}", show.stdout());
+    show.expect_stdout("Serial:    1");
     assert!(!history(server, &name).is_empty());
 }
 
 #[test]
 fn the_lock_session_killed_during_a_held_request_commits_nothing_and_the_next_run_converges() {
-    let Some(server) = pg::server() else { return };
-    let (url, name) = state_url(server, "killed-session");
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
+    let Some((server, url, name, sim, work, abc)) = case("killed-session") else {
+        return;
+    };
     let abd = work.spec("abd.yaml", ABD);
     work.run(&apply(abc.to_str().unwrap(), &sim, &url))
         .expect_code(0);
@@ -311,20 +266,14 @@ fn the_lock_session_killed_during_a_held_request_commits_nothing_and_the_next_ru
     next.expect_code(0);
     let state = pull(&work, &url);
     assert_eq!(state["serial"], 2);
-    assert_eq!(
-        state_people(&state),
-        sim_people(&sim),
-        "the next run converged"
-    );
+    assert_eq!(state_people(&state), sim.people(), "the next run converged");
 }
 
 #[test]
 fn force_unlock_refuses_a_live_session_without_force() {
-    let Some(server) = pg::server() else { return };
-    let (url, _name) = state_url(server, "force");
-    let sim = Sim::start(&[]);
-    let work = Work::new();
-    let abc = work.spec("abc.yaml", ABC);
+    let Some((_server, url, _name, sim, work, abc)) = case("force") else {
+        return;
+    };
     let mut paused = work.spawn(
         &apply(abc.to_str().unwrap(), &sim, &url),
         &[(PAUSE_AT, "locked")],
@@ -332,19 +281,11 @@ fn force_unlock_refuses_a_live_session_without_force() {
     paused.wait_paused("locked");
     let refused = work.run(&["force-unlock", "--yes", "--state", &url]);
     refused.expect_code(1);
-    assert!(
-        refused.stderr().contains("session is still alive"),
-        "{}",
-        refused.stderr()
-    );
-    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+    refused.expect_stderr("session is still alive");
+    refused.expect_stderr("--force");
     let forced = work.run(&["force-unlock", "--yes", "--force", "--state", &url]);
     forced.expect_code(0);
-    assert!(
-        forced.stdout().contains("ended its database session"),
-        "{}",
-        forced.stdout()
-    );
+    forced.expect_stdout("ended its database session");
     paused.resume();
     let done = paused.finish();
     done.expect_code(1);
@@ -357,11 +298,7 @@ fn force_unlock_refuses_a_live_session_without_force() {
     );
     let unlocked = work.run(&["force-unlock", "--yes", "--state", &url]);
     unlocked.expect_code(0);
-    assert!(
-        unlocked.stdout().contains("not locked"),
-        "{}",
-        unlocked.stdout()
-    );
+    unlocked.expect_stdout("not locked");
 }
 
 #[test]

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ABC, ABD, PAUSE_AT, Run, Sim, Spawned, TOKEN, Work, assert_clean, assert_no_token_in_files,
-    token_figures,
+    assert_one_chain, state_people, token_figures,
 };
 use serde_json::Value;
 
@@ -57,57 +57,6 @@ fn spawn_apply(work: &Work, sim: &Sim, spec: &str, extra: &[&str], pause: Option
         env.push((PAUSE_AT, step));
     }
     work.spawn(&args, &env)
-}
-
-fn state_bytes(work: &Work) -> Vec<u8> {
-    std::fs::read(work.state()).expect("state file")
-}
-
-fn state_json(work: &Work) -> Value {
-    serde_json::from_slice(&state_bytes(work)).expect("a whole state file")
-}
-
-fn managed_users(sim: &Sim) -> Vec<Value> {
-    sim.data()["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .filter(|u| u["managed"] == true)
-        .cloned()
-        .collect()
-}
-
-fn managed_ids(sim: &Sim) -> Vec<String> {
-    managed_users(sim)
-        .iter()
-        .map(|u| u["externalId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// The users of a state or the emulator as comparable tuples.
-fn people(users: impl Iterator<Item = Value>) -> BTreeSet<(String, String, String, String)> {
-    users
-        .map(|u| {
-            let s = |k: &str| u[k].as_str().unwrap_or_default().to_owned();
-            (s("externalId"), s("firstName"), s("lastName"), s("email"))
-        })
-        .collect()
-}
-
-fn state_people(work: &Work) -> BTreeSet<(String, String, String, String)> {
-    let state = state_json(work);
-    let users = state["org"]["users"]
-        .as_object()
-        .expect("state users")
-        .clone();
-    people(users.into_iter().map(|(id, mut u)| {
-        u["externalId"] = Value::String(id);
-        u
-    }))
-}
-
-fn sim_people(sim: &Sim) -> BTreeSet<(String, String, String, String)> {
-    people(managed_users(sim).into_iter())
 }
 
 /// The stale lock is reported with its holder; force-unlock removes it.
@@ -154,7 +103,7 @@ fn apply_killed_at_each_step_leaves_the_old_state_and_a_stale_lock() {
         let abd = work.spec("abd.yaml", ABD);
         let (abc, abd) = (abc.to_str().unwrap(), abd.to_str().unwrap());
         run(&work, &apply_args(abc, &sim)).expect_code(0);
-        let before = state_bytes(&work);
+        let before = work.state_bytes();
 
         let pause = if step == "request" { "preflight" } else { step };
         let mut apply = spawn_apply(&work, &sim, abd, &[], Some(pause));
@@ -172,12 +121,12 @@ fn apply_killed_at_each_step_leaves_the_old_state_and_a_stale_lock() {
         assert_eq!(killed.code(), -1, "killed by a signal");
 
         assert_eq!(
-            state_bytes(&work),
+            work.state_bytes(),
             before,
             "{step}: the old state, byte for byte"
         );
-        state_json(&work);
-        let server_had = if managed_ids(&sim) == ["A", "B", "D"] {
+        work.state_json();
+        let server_had = if sim.managed_ids() == ["A", "B", "D"] {
             "new"
         } else {
             "old"
@@ -188,12 +137,12 @@ fn apply_killed_at_each_step_leaves_the_old_state_and_a_stale_lock() {
         }
         let again = run(&work, &apply_args(abd, &sim));
         again.expect_code(0);
-        assert_eq!(state_json(&work)["serial"], 2, "{step}");
+        assert_eq!(work.state_json()["serial"], 2, "{step}");
         run(&work, &["plan", abd, "--detailed-exitcode"]).expect_code(0);
-        assert_eq!(managed_ids(&sim), ["A", "B", "D"]);
+        assert_eq!(sim.managed_ids(), ["A", "B", "D"]);
         assert_eq!(
-            state_people(&work),
-            sim_people(&sim),
+            state_people(&work.state_json()),
+            sim.people(),
             "{step}: state = emulator"
         );
         assert_no_token_in_files(work.path());
@@ -233,7 +182,7 @@ fn single_tag(users: &[Value], n: usize, what: &str) -> String {
 }
 
 fn state_users(work: &Work) -> Vec<Value> {
-    state_json(work)["org"]["users"]
+    work.state_json()["org"]["users"]
         .as_object()
         .expect("users")
         .values()
@@ -250,7 +199,7 @@ fn apply_killed_during_the_state_write_leaves_the_old_or_the_new_state() {
     let two = work.spec("two.yaml", &big_spec(N, "Two"));
     let (one, two) = (one.to_str().unwrap(), two.to_str().unwrap());
     run(&work, &apply_args(one, &sim)).expect_code(0);
-    let size = state_bytes(&work).len();
+    let size = work.state_bytes().len();
 
     let (mut old, mut new) = (0, 0);
     let offsets_us = [
@@ -263,7 +212,7 @@ fn apply_killed_during_the_state_write_leaves_the_old_or_the_new_state() {
         } else {
             (one, "One")
         };
-        let serial = state_json(&work)["serial"].as_u64().unwrap();
+        let serial = work.state_json()["serial"].as_u64().unwrap();
         let mut apply = spawn_apply(&work, &sim, spec, &[], Some("state-write"));
         apply.wait_paused("state-write");
         apply.resume();
@@ -272,7 +221,7 @@ fn apply_killed_during_the_state_write_leaves_the_old_or_the_new_state() {
         let killed = apply.kill();
         assert_clean(&killed);
 
-        let state = state_json(&work);
+        let state = work.state_json();
         let tag = single_tag(
             &state_users(&work),
             N,
@@ -299,11 +248,7 @@ fn apply_killed_during_the_state_write_leaves_the_old_or_the_new_state() {
         if work.path().join(".orgform/state.json.lock").exists() {
             let blocked = run(&work, &apply_args(spec, &sim));
             blocked.expect_code(1);
-            assert!(
-                blocked.stderr().contains(&format!("pid {pid},")),
-                "{}",
-                blocked.stderr()
-            );
+            blocked.expect_stderr(&format!("pid {pid},"));
             run(&work, &["force-unlock", "--yes"]).expect_code(0);
         }
     }
@@ -312,7 +257,7 @@ fn apply_killed_during_the_state_write_leaves_the_old_or_the_new_state() {
     let spec = if current == "One" { one } else { two };
     run(&work, &apply_args(spec, &sim)).expect_code(0);
     run(&work, &["plan", spec, "--detailed-exitcode"]).expect_code(0);
-    assert_eq!(state_people(&work), sim_people(&sim));
+    assert_eq!(state_people(&work.state_json()), sim.people());
     assert_no_token_in_files(work.path());
     println!("RELIABILITY token-check: {}", token_figures());
     println!(
@@ -356,9 +301,9 @@ fn the_emulator_killed_mid_request_restarts_from_its_data_file() {
         } else {
             (one, "One")
         };
-        let server_before = single_tag(&managed_users(&sim), N, "emulator before");
+        let server_before = single_tag(&sim.managed_users(), N, "emulator before");
         assert_eq!(server_before, state_tag, "converged before each round");
-        let serial = state_json(&work)["serial"].as_u64().unwrap();
+        let serial = work.state_json()["serial"].as_u64().unwrap();
 
         let mut apply = spawn_apply(
             &work,
@@ -380,13 +325,13 @@ fn the_emulator_killed_mid_request_restarts_from_its_data_file() {
         assert_clean(&done);
 
         sim = Sim::start_logged(&addr, &["--data", &data]);
-        let server_tag = single_tag(&managed_users(&sim), N, "emulator after its restart");
+        let server_tag = single_tag(&sim.managed_users(), N, "emulator after its restart");
         let state_tag = single_tag(&state_users(&work), N, "state after");
         if done.code() == 0 {
             // The answer came before the kill: both moved.
             assert_eq!(server_tag, next);
             assert_eq!(state_tag, next);
-            assert_eq!(state_json(&work)["serial"], serial + 1);
+            assert_eq!(work.state_json()["serial"], serial + 1);
         } else {
             let err = done.stderr();
             assert!(
@@ -395,7 +340,7 @@ fn the_emulator_killed_mid_request_restarts_from_its_data_file() {
                 "{err}"
             );
             assert_eq!(
-                state_json(&work)["serial"],
+                work.state_json()["serial"],
                 serial,
                 "state unchanged on failure"
             );
@@ -417,7 +362,7 @@ fn the_emulator_killed_mid_request_restarts_from_its_data_file() {
         // file): applying the new spec again works whatever happened.
         run(&work, &apply_args(spec, &sim)).expect_code(0);
         run(&work, &["plan", spec, "--detailed-exitcode"]).expect_code(0);
-        assert_eq!(state_people(&work), sim_people(&sim));
+        assert_eq!(state_people(&work.state_json()), sim.people());
     }
     sim_log.push_str(&sim.log());
     assert!(
@@ -515,14 +460,6 @@ fn stampede(
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-fn history(work: &Work) -> Vec<Value> {
-    std::fs::read_to_string(work.path().join(".orgform/history.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("history line"))
-        .collect()
-}
-
 #[test]
 fn ten_applies_at_once_without_waiting_one_wins_the_others_fail_fast() {
     let sim = Sim::start(&["--fault", "latency=1000ms"]);
@@ -549,7 +486,7 @@ fn ten_applies_at_once_without_waiting_one_wins_the_others_fail_fast() {
         }
         if run.code() == 0 {
             // Started after the winner was done: nothing left to do.
-            assert!(run.stdout().contains("No changes"), "{}", run.stdout());
+            run.expect_stdout("No changes");
             later += 1;
             continue;
         }
@@ -569,15 +506,16 @@ fn ten_applies_at_once_without_waiting_one_wins_the_others_fail_fast() {
     }
     assert!(fast >= 1, "some applies met the held lock");
     assert_eq!(holders, [*winner_pid], "only the winner ever held the lock");
-    let applied = history(&work)
+    let applied = work
+        .history()
         .iter()
         .filter(|e| e["outcome"] == "applied")
         .count();
     assert_eq!(applied, 1, "one history line for the one apply");
-    assert_eq!(state_json(&work)["serial"], 1);
+    assert_eq!(work.state_json()["serial"], 1);
     assert_eq!(
-        state_people(&work),
-        sim_people(&sim),
+        state_people(&work.state_json()),
+        sim.people(),
         "the state equals the emulator's data"
     );
     assert_no_token_in_files(work.path());
@@ -593,16 +531,7 @@ fn ten_applies_at_once_without_waiting_one_wins_the_others_fail_fast() {
 fn ten_applies_at_once_with_lock_timeout_run_one_after_another() {
     let sim = Sim::start(&["--fault", "latency=50ms"]);
     let work = Work::new();
-    let specs: Vec<PathBuf> = (0..10)
-        .map(|i| {
-            work.spec(
-                &format!("n{i}.yaml"),
-                &format!(
-                    "{ABC}  - {{externalId: N{i}, firstName: Nia{i}, lastName: Nash, email: nia{i}@example.com}}\n"
-                ),
-            )
-        })
-        .collect();
+    let specs = work.abc_plus_one_each(10);
     std::fs::create_dir_all(work.path().join(".orgform")).unwrap();
     let watch = LockWatch::start(work.path().join(".orgform/state.json.lock"));
     let started = Instant::now();
@@ -613,24 +542,13 @@ fn ten_applies_at_once_with_lock_timeout_run_one_after_another() {
     for (_, run, _) in &runs {
         assert_clean(run);
         run.expect_code(0);
-        assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
+        run.expect_stdout("Apply complete!");
     }
     // One after another: the serials form one chain 0 -> 1 -> ... -> 10.
-    let mut chain: Vec<(u64, u64)> = history(&work)
-        .iter()
-        .map(|e| {
-            assert_eq!(e["outcome"], "applied");
-            (
-                e["serialBefore"].as_u64().unwrap(),
-                e["serialAfter"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    chain.sort_unstable();
-    let expected: Vec<(u64, u64)> = (0..10).map(|i| (i, i + 1)).collect();
-    assert_eq!(
-        chain, expected,
-        "each apply started from the state the previous one wrote"
+    assert_one_chain(
+        &work.history(),
+        10,
+        "each apply started from the state the previous one wrote",
     );
     let pids: BTreeSet<u32> = runs.iter().map(|(p, _, _)| *p).collect();
     let distinct: BTreeSet<u32> = holders.iter().copied().collect();
@@ -640,10 +558,10 @@ fn ten_applies_at_once_with_lock_timeout_run_one_after_another() {
         distinct.len(),
         "no holder came back: each held the lock once, alone: {holders:?}"
     );
-    assert_eq!(state_json(&work)["serial"], 10);
+    assert_eq!(work.state_json()["serial"], 10);
     assert_eq!(
-        state_people(&work),
-        sim_people(&sim),
+        state_people(&work.state_json()),
+        sim.people(),
         "the state equals the emulator's data"
     );
     let last = specs

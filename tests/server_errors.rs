@@ -35,6 +35,15 @@ fn refused(sim: &Sim, extra_top: &str, users_yaml: &str) -> String {
     run.stderr()
 }
 
+/// Applies the users against the account: refused with `code`, naming the
+/// record `id`, as [`assert_explained`] says.
+#[track_caller]
+fn assert_refused_and_explained(users_yaml: &str, code: &str, id: &str) {
+    let sim = account();
+    let err = refused(&sim, "", users_yaml);
+    assert_explained(&err, code, id);
+}
+
 #[track_caller]
 fn assert_explained(stderr: &str, code: &str, id: &str) {
     assert!(stderr.contains(code), "names the code {code}:\n{stderr}");
@@ -57,48 +66,40 @@ const ANN: &str = "  - {externalId: E1, firstName: Ann, lastName: Ash, email: an
 
 #[test]
 fn a_phone_already_used_by_a_manual_user() {
-    let sim = account();
-    let err = refused(
-        &sim,
-        "",
+    assert_refused_and_explained(
         &format!(
             "{ANN}  - {{externalId: E2, firstName: Bo, lastName: Berg, email: bo@example.com, phone: \"+46701234567\"}}\n"
         ),
+        "validateNoPhoneDuplicates",
+        "E2",
     );
-    assert_explained(&err, "validateNoPhoneDuplicates", "E2");
 }
 
 #[test]
 fn an_email_used_in_another_company() {
-    let sim = account();
-    let err = refused(
-        &sim,
-        "",
+    assert_refused_and_explained(
         "  - {externalId: E3, firstName: Tea, lastName: Taken, email: taken@example.org}\n",
+        "validateDuplicateMailInAnotherCompany",
+        "E3",
     );
-    assert_explained(&err, "validateDuplicateMailInAnotherCompany", "E3");
 }
 
 #[test]
 fn an_attribute_the_account_does_not_have() {
-    let sim = account();
-    let err = refused(
-        &sim,
-        "",
+    assert_refused_and_explained(
         "  - externalId: E4\n    firstName: Sam\n    lastName: Size\n    email: sam@example.com\n    externalProperties: {shoeSize: \"42\"}\n",
+        "validateExternalProperties",
+        "E4",
     );
-    assert_explained(&err, "validateExternalProperties", "E4");
 }
 
 #[test]
 fn a_group_the_account_does_not_have() {
-    let sim = account();
-    let err = refused(
-        &sim,
-        "",
+    assert_refused_and_explained(
         "  - externalId: E5\n    firstName: Gus\n    lastName: Ghost\n    email: gus@example.com\n    accessInfo: {memberOf: [GHOST]}\n",
+        "unknownGroup",
+        "E5",
     );
-    assert_explained(&err, "unknownGroup", "E5");
 }
 
 #[test]

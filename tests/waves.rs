@@ -37,14 +37,6 @@ fn five_users() -> String {
     ))
 }
 
-fn history(work: &Work) -> Vec<Value> {
-    std::fs::read_to_string(work.path().join(".orgform/history.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a history line"))
-        .collect()
-}
-
 fn state(work: &Work) -> Value {
     serde_json::from_str(&std::fs::read_to_string(work.state()).expect("a state")).expect("JSON")
 }
@@ -94,15 +86,11 @@ fn onboarding_beyond_the_cap_goes_in_waves_and_the_plan_says_so() {
     );
     assert_eq!(doc["changes"][4]["wave"], 3);
     let text = work.run(&["plan", path]);
-    assert!(text.stdout().contains("3 waves"), "{}", text.stdout());
+    text.expect_stdout("3 waves");
 
     let preflight = work.run(&["plan", path, "--preflight", "--endpoint", &sim.url]);
     preflight.expect_code(0);
-    assert!(
-        preflight.stderr().contains("sending wave 1 only"),
-        "{}",
-        preflight.stderr()
-    );
+    preflight.expect_stderr("sending wave 1 only");
     assert!(
         preflight.stderr().contains("no drift"),
         "wave 1's counts: {}",
@@ -111,12 +99,8 @@ fn onboarding_beyond_the_cap_goes_in_waves_and_the_plan_says_so() {
 
     let run = work.run(&apply(path, &sim));
     run.expect_code(0);
-    assert!(
-        run.stderr().contains("Applying in 3 waves"),
-        "{}",
-        run.stderr()
-    );
-    let lines = history(&work);
+    run.expect_stderr("Applying in 3 waves");
+    let lines = work.history();
     let waves: Vec<(u64, u64)> = lines
         .iter()
         .map(|l| {
@@ -151,7 +135,7 @@ fn a_reorg_moves_everyone_to_a_new_group_and_deletes_the_old_one() {
         .expect_code(0);
     let run = work.run(&apply(after.to_str().unwrap(), &sim));
     run.expect_code(0);
-    assert!(run.stderr().contains("waves"), "{}", run.stderr());
+    run.expect_stderr("waves");
     assert_eq!(managed(&sim, "groups"), ["NEW"]);
     let users = sim.data()["users"].clone();
     for u in users
@@ -179,11 +163,11 @@ fn an_email_and_a_phone_pass_from_a_leaver_to_a_joiner_across_waves() {
     let after = work.spec("after.yaml", &after);
     work.run(&apply(before.to_str().unwrap(), &sim))
         .expect_code(0);
-    let applied_before = history(&work).len();
+    let applied_before = work.history().len();
     let run = work.run(&apply(after.to_str().unwrap(), &sim));
     run.expect_code(0);
     assert_eq!(managed(&sim, "users"), ["J1", "J2", "S1"]);
-    let lines = history(&work).split_off(applied_before);
+    let lines = work.history().split_off(applied_before);
     assert!(lines.len() >= 2, "two creates at one a request: waves");
     let wave_of = |what: &str, id: &str| {
         lines
@@ -260,17 +244,9 @@ fn killed_between_and_within_waves_a_spec_apply_resumes_to_the_same_end() {
     assert_eq!(state(&work)["serial"], 1, "wave 1 committed");
     assert_eq!(state(&work)["rollout"]["wavesDone"], 1);
     let plan = work.run(&["plan", path]);
-    assert!(
-        plan.stderr().contains("rolloutUnfinished"),
-        "{}",
-        plan.stderr()
-    );
+    plan.expect_stderr("rolloutUnfinished");
     let show = work.run(&["state", "show"]);
-    assert!(
-        show.stdout().contains("rolloutUnfinished"),
-        "{}",
-        show.stdout()
-    );
+    show.expect_stdout("rolloutUnfinished");
     work.run(&["force-unlock", "--yes"]).expect_code(0);
     // Re-run: plans the rest from the state and converges.
     work.run(&apply(path, &sim)).expect_code(0);
@@ -297,11 +273,7 @@ fn a_saved_plan_stopped_by_ctrl_c_between_waves_is_continued_then_already_applie
         rustix::process::Signal::INT,
     );
     run.expect_code(130);
-    assert!(
-        run.stderr().contains("waves 2 to 3 were not sent"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_stderr("waves 2 to 3 were not sent");
     assert!(
         !work.path().join(".orgform/state.json.lock").exists(),
         "lock released"
@@ -318,7 +290,8 @@ fn a_saved_plan_stopped_by_ctrl_c_between_waves_is_continued_then_already_applie
         "{}",
         run.stderr()
     );
-    let waves: Vec<u64> = history(&work)
+    let waves: Vec<u64> = work
+        .history()
         .iter()
         .filter_map(|l| l["wave"].as_u64())
         .collect();
@@ -328,5 +301,5 @@ fn a_saved_plan_stopped_by_ctrl_c_between_waves_is_continued_then_already_applie
     // Fully applied: stale, "already applied".
     let run = work.run(&["apply", planfile, "--endpoint", &sim.url]);
     run.expect_code(1);
-    assert!(run.stderr().contains("already applied"), "{}", run.stderr());
+    run.expect_stderr("already applied");
 }

@@ -384,6 +384,28 @@ impl Run {
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
+    /// Asserts that stderr contains `needle`, showing stderr when not.
+    #[track_caller]
+    pub fn expect_stderr(&self, needle: &str) -> &Run {
+        let stderr = self.stderr();
+        assert!(
+            stderr.contains(needle),
+            "no `{needle}` in stderr:\n{stderr}"
+        );
+        self
+    }
+
+    /// Asserts that stdout contains `needle`, showing stdout when not.
+    #[track_caller]
+    pub fn expect_stdout(&self, needle: &str) -> &Run {
+        let stdout = self.stdout();
+        assert!(
+            stdout.contains(needle),
+            "no `{needle}` in stdout:\n{stdout}"
+        );
+        self
+    }
+
     /// Asserts the exit code, showing both streams when it differs.
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Run {
@@ -482,4 +504,114 @@ impl Work {
         assert_clean(&run);
         run
     }
+}
+
+impl Work {
+    /// The lines of `.orgform/history.jsonl`, parsed; none without the file.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join(".orgform/history.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a history line"))
+            .collect()
+    }
+
+    /// The state file's bytes.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.state()).expect("state file")
+    }
+
+    /// The state file, parsed.
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.state_bytes()).expect("a whole state file")
+    }
+}
+
+impl Sim {
+    /// The managed users the emulator holds, in its order (by externalId).
+    pub fn managed_users(&self) -> Vec<serde_json::Value> {
+        self.data()["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .filter(|u| u["managed"] == true)
+            .cloned()
+            .collect()
+    }
+
+    /// The externalIds of [`Sim::managed_users`].
+    pub fn managed_ids(&self) -> Vec<String> {
+        self.managed_users()
+            .iter()
+            .map(|u| u["externalId"].as_str().expect("an externalId").to_owned())
+            .collect()
+    }
+}
+
+impl Work {
+    /// `count` specs `n0.yaml`, `n1.yaml`, …: each ABC plus one user `N{i}`
+    /// of its own, so that concurrent applies of them all differ.
+    pub fn abc_plus_one_each(&self, count: usize) -> Vec<PathBuf> {
+        (0..count)
+            .map(|i| {
+                self.spec(
+                    &format!("n{i}.yaml"),
+                    &format!(
+                        "{ABC}  - {{externalId: N{i}, firstName: Nia{i}, lastName: Nash, email: nia{i}@example.com}}\n"
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A user as a comparable tuple: externalId, first name, last name, email.
+pub type Person = (String, String, String, String);
+
+fn people(users: impl Iterator<Item = serde_json::Value>) -> std::collections::BTreeSet<Person> {
+    users
+        .map(|u| {
+            let s = |k: &str| u[k].as_str().unwrap_or_default().to_owned();
+            (s("externalId"), s("firstName"), s("lastName"), s("email"))
+        })
+        .collect()
+}
+
+/// The users of a state (`org.users`, keyed by externalId) as people.
+pub fn state_people(state: &serde_json::Value) -> std::collections::BTreeSet<Person> {
+    let users = state["org"]["users"]
+        .as_object()
+        .expect("state users")
+        .clone();
+    people(users.into_iter().map(|(id, mut u)| {
+        u["externalId"] = serde_json::Value::String(id);
+        u
+    }))
+}
+
+impl Sim {
+    /// The managed users the emulator holds, as people.
+    pub fn people(&self) -> std::collections::BTreeSet<Person> {
+        people(self.managed_users().into_iter())
+    }
+}
+
+/// Asserts that every history line is `applied` and that, sorted, they
+/// chain serial 0 -> 1 -> ... -> `count`: each apply started from the
+/// state the previous one wrote (`why` says so in the failure).
+#[track_caller]
+pub fn assert_one_chain(lines: &[serde_json::Value], count: u64, why: &str) {
+    let mut chain: Vec<(u64, u64)> = lines
+        .iter()
+        .map(|e| {
+            assert_eq!(e["outcome"], "applied", "{e}");
+            (
+                e["serialBefore"].as_u64().expect("serialBefore"),
+                e["serialAfter"].as_u64().expect("serialAfter"),
+            )
+        })
+        .collect();
+    chain.sort_unstable();
+    let expected: Vec<(u64, u64)> = (0..count).map(|i| (i, i + 1)).collect();
+    assert_eq!(chain, expected, "{why}");
 }

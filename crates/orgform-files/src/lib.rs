@@ -307,26 +307,22 @@ pub fn kind_at(path: &Path) -> io::Result<Option<FileKind>> {
     }
 }
 
+/// The `open(2)` flags for a path someone else may have planted: never
+/// block on a FIFO, never follow a final symlink, never take a terminal.
+const UNTRUSTED_OPEN: OFlags = OFlags::NONBLOCK
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NOCTTY);
+
 /// Opens `path` for reading if it is a regular file of at most `max_bytes`
 /// (see the crate docs). Never blocks (a FIFO is opened non-blocking and
 /// then refused) and never follows a final symlink.
 pub fn open_regular(path: &Path, max_bytes: u64) -> Result<(File, Metadata), FileError> {
-    let flags = OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(flags.bits() as i32)
+        .custom_flags(UNTRUSTED_OPEN.bits() as i32)
         .open(path)
         .map_err(|e| open_error(path, e))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| FileError::io("inspect", path, e))?;
-    let kind = FileKind::of(meta.file_type());
-    if kind != FileKind::Regular {
-        return Err(FileError::NotRegular {
-            path: path.to_owned(),
-            kind,
-        });
-    }
+    let meta = regular_metadata(&file, path)?;
     if meta.len() > max_bytes {
         return Err(FileError::TooLarge {
             path: path.to_owned(),
@@ -362,15 +358,21 @@ pub fn read_regular(path: &Path, max_bytes: u64) -> Result<Vec<u8>, FileError> {
 /// [`FileError::NotRegular`] (a planted FIFO or device is opened
 /// non-blocking and refused).
 pub fn open_append_private(path: &Path, mode: u32) -> Result<File, FileError> {
-    let flags = OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
     let file = fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(mode)
-        .custom_flags(flags.bits() as i32)
+        .custom_flags(UNTRUSTED_OPEN.bits() as i32)
         .open(path)
         .map_err(|e| open_error(path, e))?;
+    regular_metadata(&file, path)?;
+    Ok(file)
+}
+
+/// The metadata of an open `file` (opened from `path`), which must be a
+/// regular file: anything else is [`FileError::NotRegular`].
+fn regular_metadata(file: &File, path: &Path) -> Result<Metadata, FileError> {
     let meta = file
         .metadata()
         .map_err(|e| FileError::io("inspect", path, e))?;
@@ -381,7 +383,7 @@ pub fn open_append_private(path: &Path, mode: u32) -> Result<File, FileError> {
             kind,
         });
     }
-    Ok(file)
+    Ok(meta)
 }
 
 /// Turns an `open` failure into the error naming what the path is: with

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use orgform_frankly::Client;
+use orgform_frankly::{Client, ClientConfig};
 use support::*;
 
 static TRACING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -49,6 +49,15 @@ impl log::Log for LogSink {
 
 static LOGGER: LogSink = LogSink;
 
+/// Sends one real request with `config`; it must fail.
+async fn send_failing(config: ClientConfig) {
+    Client::new(config)
+        .unwrap()
+        .send(&request(false))
+        .await
+        .unwrap_err();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_logged_at_trace_holds_the_token_headers_or_bodies() {
     let subscriber = tracing_subscriber::fmt()
@@ -78,29 +87,17 @@ async fn nothing_logged_at_trace_holds_the_token_headers_or_bodies() {
     let (url, _) = drop_after_read().await;
     let mut config = fast_config(&url);
     config.retry.max_retries = 1;
-    Client::new(config)
-        .unwrap()
-        .send(&request(false))
-        .await
-        .unwrap_err();
+    send_failing(config).await;
 
     let slow = Server::start(vec![Reply::new(200, "").delayed(Duration::from_secs(5))]).await;
     let mut config = fast_config(&slow.url);
     config.request_timeout = Duration::from_millis(50);
     config.retry.max_retries = 0;
-    Client::new(config)
-        .unwrap()
-        .send(&request(false))
-        .await
-        .unwrap_err();
+    send_failing(config).await;
 
     let mut config = fast_config(&refused_url().await);
     config.retry.max_retries = 1;
-    Client::new(config)
-        .unwrap()
-        .send(&request(false))
-        .await
-        .unwrap_err();
+    send_failing(config).await;
 
     let traced = String::from_utf8(TRACING.lock().unwrap().clone()).unwrap();
     let logged = LOG.lock().unwrap().join("\n");

@@ -11,14 +11,9 @@ use orgform_frankly::wire::ApiError;
 use orgform_frankly::{Client, ClientError, RetryEvent};
 use support::*;
 
+/// Ports the OS picked are hidden by the testkit's common filters.
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-frankly"),
-        prepend_module_to_snapshot => false,
-        filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]")],
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-frankly", name, text);
 }
 
 /// One of every variant, with `may_have_applied` beside each.

@@ -31,13 +31,7 @@ fn run(csv: &str, mapping: &Mapping) -> Result<Imported, orgform_spec::Diagnosti
 }
 
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-import"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-import", name, text);
 }
 
 #[test]

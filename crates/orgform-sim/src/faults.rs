@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
+use crate::error::SimError;
 
 /// The longest latency a fault may add: a bigger one would hang every
 /// request (DESIGN section 11), so it is refused.

@@ -8,8 +8,8 @@ use std::path::Path;
 use orgform_model::{AccessList, AttributeDef, Role};
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
-use crate::engine::is_e164;
+use crate::checks::{cycles, format_cycle, is_e164};
+use crate::error::SimError;
 
 /// The account the emulator serves, read from a JSON file (`--fixture`).
 ///
@@ -255,10 +255,10 @@ impl Fixture {
             .iter()
             .filter_map(|g| Some((g.external_id.as_str(), g.parent.as_deref()?)))
             .collect();
-        for cycle in crate::engine::cycles(&parents) {
+        for cycle in cycles(&parents) {
             problems.push(format!(
                 "the fixture's groups form a cycle: {}",
-                crate::engine::format_cycle(&cycle)
+                format_cycle(&cycle)
             ));
         }
         let mut user_ids = BTreeSet::new();

@@ -129,108 +129,19 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+mod checks;
+pub mod codes;
 mod engine;
+mod error;
 mod faults;
 mod fixture;
 mod server;
 mod store;
 
 pub use engine::Engine;
+pub use error::SimError;
 pub use faults::{FaultSpec, Faults, FaultsBody};
 pub use fixture::{AccountDefaults, Fixture, FixtureGroup, FixtureUser};
-
-/// Error codes of the emulator's answers: the wire codes shared with the
-/// client, plus the emulator's own.
-pub mod codes {
-    pub use orgform_frankly::wire::codes::*;
-
-    /// A request record collides with a manually created one (emulator).
-    pub const MANUAL_RECORD_CONFLICT: &str = "manualRecordConflict";
-    /// The group hierarchy would have a cycle (emulator).
-    pub const GROUP_CYCLE: &str = "groupCycle";
-    /// `503`: an injected fault; nothing was changed (emulator).
-    pub const SERVICE_UNAVAILABLE: &str = "serviceUnavailable";
-    /// `500`: the data file could not be written; nothing was changed.
-    pub const INTERNAL_ERROR: &str = "internalError";
-    /// `404`: no such endpoint.
-    pub const NOT_FOUND: &str = "notFound";
-    /// `405`: the endpoint does not take this method.
-    pub const METHOD_NOT_ALLOWED: &str = "methodNotAllowed";
-}
-
-/// Errors of the emulator's setup (requests are answered, never errors).
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    /// The fixture file cannot be read.
-    #[error("cannot read the fixture `{}`", path.display())]
-    FixtureRead {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The fixture file is not a fixture.
-    #[error("the fixture `{}` is not valid: {source}", path.display())]
-    FixtureParse {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The fixture contradicts itself.
-    #[error("the fixture {origin} is inconsistent: {problems}")]
-    FixtureInvalid {
-        /// The file in backticks, or "given in memory".
-        origin: String,
-        /// Every problem, separated by `; `.
-        problems: String,
-    },
-    /// The data file exists but cannot be read.
-    #[error("cannot read the data file `{}`", path.display())]
-    DataRead {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The data file is not one the emulator wrote, or contradicts the fixture.
-    #[error("the data file `{}` is not valid: {message}", path.display())]
-    DataInvalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// The data file cannot be written.
-    #[error("cannot write the data file `{}`", path.display())]
-    DataWrite {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A `--fault` spec is malformed.
-    #[error("bad fault `{spec}`: {reason}")]
-    FaultSpec {
-        /// The spec as given.
-        spec: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The address cannot be listened on.
-    #[error("cannot listen on `{addr}`")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// How to run an emulator.
 #[derive(Clone, Default)]

@@ -8,14 +8,13 @@
 //! every start.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use orgform_model::{EffGroup, EffUser};
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
 use crate::engine::Managed;
+use crate::error::SimError;
 
 /// The version of the data file's format.
 const FORMAT_VERSION: u32 = 1;
@@ -92,30 +91,19 @@ pub(crate) fn encode(managed: &Managed) -> Vec<u8> {
     bytes
 }
 
-/// Replaces `path` with `bytes` atomically: a reader sees the old file or
-/// the new one, never a mix, even if the process dies half way.
+/// Replaces `path` with `bytes` atomically and durably
+/// ([`orgform_files::write_atomic`]: temp file beside it, fsync, rename,
+/// fsync of the directory), mode `0600` (the records are personal data): a
+/// reader sees the old file or the new one, never a mix, even if the
+/// process dies half way. On a failed write the old file stays as it was
+/// and the temp file is removed.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
-    let fail = |source: std::io::Error| SimError::DataWrite {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".orgform-sim-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(fail)?;
-    Ok(())
+    orgform_files::write_atomic(path, bytes, orgform_files::PRIVATE_FILE).map_err(|source| {
+        SimError::DataWrite {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -142,6 +130,32 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "no temp file left: {leftovers:?}");
+    }
+
+    #[test]
+    fn the_file_is_private_and_a_failed_write_leaves_the_old_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sim.json");
+        write_atomically(&path, b"old").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+        // A directory in the way: the rename fails, nothing is replaced and
+        // no temp file is left.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("inside"), "x").unwrap();
+        let err = write_atomically(&blocked, b"new").unwrap_err().to_string();
+        assert!(err.contains("cannot write the data file"), "{err}");
+        assert!(err.contains("blocked"), "{err}");
+        assert!(blocked.is_dir());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["blocked", "sim.json"]);
     }
 
     #[test]

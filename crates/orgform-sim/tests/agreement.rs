@@ -20,6 +20,8 @@
 //! Each case is a few HTTP round trips, so there are fewer cases than in
 //! the pure property tests (`PROPTEST_CASES` raises them).
 
+#[path = "support/account.rs"]
+mod account;
 #[path = "../../orgform-plan/tests/support/orgs.rs"]
 mod orgs;
 
@@ -32,7 +34,7 @@ use orgform_plan::{Base, BlockedCode, KindSummary, Plan, PlanOptions};
 use orgform_sim::{Fixture, SimConfig, SimHandle};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const TOKEN: &str = "agreement-test-token-41c9";
 
@@ -41,11 +43,7 @@ const CASES: u32 = 64;
 
 /// The account: the generator's external groups exist as manual groups.
 fn fixture() -> Fixture {
-    let groups: Vec<Value> = orgs::EXTERNAL_IDS
-        .iter()
-        .map(|id| json!({"externalId": id, "name": format!("Manual {id}")}))
-        .collect();
-    serde_json::from_value(json!({ "groups": groups })).expect("a fixture")
+    account::with_manual_groups(&orgs::EXTERNAL_IDS)
 }
 
 /// The emulator's error codes the plan's blocked reasons predict.

@@ -17,6 +17,8 @@
 //! group deletions whose members omit `memberOf` frequent; the named tests
 //! below pin one of each.
 
+#[path = "support/account.rs"]
+mod account;
 #[path = "../../orgform-plan/tests/support/orgs.rs"]
 mod orgs;
 
@@ -30,15 +32,41 @@ use orgform_plan::{Action, Base, BlockedCode, Plan, PlanOptions};
 use orgform_sim::{Engine, Fixture};
 use orgform_spec::ValidatedSpec;
 use proptest::prelude::*;
-use serde_json::{Value, json};
+
+/// The six counts of a wave or a plan summary, in one order: users
+/// created, updated, deleted, then groups.
+macro_rules! six {
+    ($c:expr) => {{
+        let c = $c;
+        [
+            c.users.create,
+            c.users.update,
+            c.users.delete,
+            c.groups.create,
+            c.groups.update,
+            c.groups.delete,
+        ]
+    }};
+}
+
+/// Whether `plan` is blocked for `code`.
+fn blocked_by(plan: &Plan, code: BlockedCode) -> bool {
+    plan.blocked_reasons().iter().any(|r| r.code == code)
+}
+
+/// `org` with a per-request cap of `cap` and every limit out of the way,
+/// validated; `None` when it is not a valid spec.
+fn capped(mut org: DesiredOrg, cap: u32) -> Option<ValidatedSpec> {
+    org.target.max_per_request = Some(cap);
+    for name in LimitName::ALL {
+        org.settings.limits.set(name, 10_000);
+    }
+    orgform_spec::validate_org(org).ok()
+}
 
 /// The account: the generator's external groups exist as manual groups.
 fn fixture() -> Fixture {
-    let groups: Vec<Value> = orgs::EXTERNAL_IDS
-        .iter()
-        .map(|id| json!({"externalId": id, "name": format!("Manual {id}")}))
-        .collect();
-    serde_json::from_value(json!({ "groups": groups })).expect("a fixture")
+    account::with_manual_groups(&orgs::EXTERNAL_IDS)
 }
 
 /// Blocked reasons the server would refuse too: such a plan is not sent.
@@ -109,14 +137,7 @@ fn apply_waves(
                 r.groups.updated,
                 r.groups.deleted,
             ];
-            let want = [
-                wave.users.create,
-                wave.users.update,
-                wave.users.delete,
-                wave.groups.create,
-                wave.groups.update,
-                wave.groups.delete,
-            ];
+            let want = six!(wave);
             if got.iter().zip(want).any(|(g, w)| *g != w as u64) {
                 return Err(format!(
                     "wave {} counts: the server reports {got:?}, the plan {want:?}",
@@ -142,26 +163,11 @@ fn apply_waves(
                 admins(engine.users())
             ));
         }
-        for (s, n) in total.iter_mut().zip([
-            wave.users.create,
-            wave.users.update,
-            wave.users.delete,
-            wave.groups.create,
-            wave.groups.update,
-            wave.groups.delete,
-        ]) {
+        for (s, n) in total.iter_mut().zip(six!(wave)) {
             *s += n;
         }
     }
-    let s = plan.summary();
-    let summary = [
-        s.users.create,
-        s.users.update,
-        s.users.delete,
-        s.groups.create,
-        s.groups.update,
-        s.groups.delete,
-    ];
+    let summary = six!(plan.summary());
     if total != summary {
         return Err(format!(
             "the waves add up to {total:?}, the plan to {summary:?}"
@@ -214,12 +220,8 @@ fn plan_and_apply(
     cap: u32,
     min_admins: Option<u32>,
 ) -> Result<Option<Plan>, String> {
-    next.target.max_per_request = Some(cap);
     next.safety.min_administrators = min_admins;
-    for name in LimitName::ALL {
-        next.settings.limits.set(name, 10_000);
-    }
-    let Ok(spec) = orgform_spec::validate_org(next) else {
+    let Some(spec) = capped(next, cap) else {
         return Ok(None);
     };
     let state = EffectiveOrg {
@@ -238,22 +240,14 @@ fn plan_and_apply(
     if server_refuses(&plan) {
         return Ok(None);
     }
-    if plan
-        .blocked_reasons()
-        .iter()
-        .any(|r| r.code == BlockedCode::WavesImpossible)
-    {
+    if blocked_by(&plan, BlockedCode::WavesImpossible) {
         really_impossible(&plan, floor)?;
         return Ok(Some(plan));
     }
     // A plan that itself ends below the minimum is blocked by
     // `minAdministrators` and never applied: its waves need not keep a floor
     // the whole plan does not keep (they are still checked for the rest).
-    let floor = if plan
-        .blocked_reasons()
-        .iter()
-        .any(|r| r.code == BlockedCode::MinAdministrators)
-    {
+    let floor = if blocked_by(&plan, BlockedCode::MinAdministrators) {
         0
     } else {
         floor
@@ -267,25 +261,17 @@ fn plan_and_apply(
 /// server accepts (or cannot go in waves).
 fn setup(
     engine: &mut Engine,
-    mut org: DesiredOrg,
+    org: DesiredOrg,
     cap: u32,
 ) -> Result<Option<orgform_model::Protected>, String> {
-    org.target.max_per_request = Some(cap);
-    for name in LimitName::ALL {
-        org.settings.limits.set(name, 10_000);
-    }
-    let Ok(spec) = orgform_spec::validate_org(org) else {
+    let Some(spec) = capped(org, cap) else {
         return Ok(None);
     };
     let plan = orgform_plan::plan(&spec, Base::empty(), &PlanOptions { force: true });
     if server_refuses(&plan) {
         return Ok(None);
     }
-    if plan
-        .blocked_reasons()
-        .iter()
-        .any(|r| r.code == BlockedCode::WavesImpossible)
-    {
+    if blocked_by(&plan, BlockedCode::WavesImpossible) {
         really_impossible(&plan, 0)?;
         return Ok(None);
     }

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lock::LockHolder;
+use crate::holder::LockHolder;
 
 /// Everything that can go wrong in this crate. Messages are lowercase, name
 /// paths in backticks, and say what to do.

@@ -1,7 +1,8 @@
 //! The file store: `state.json`, its `.backup`, its `.lock` and
-//! `history.jsonl` in one directory (DESIGN section 3). The lock itself is
-//! in `lock.rs`, the atomic writes in `fsio.rs`, the history file in
-//! `history.rs`; this module ties them together behind [`crate::Store`].
+//! `history.jsonl` in one directory (DESIGN section 3). The lock file is
+//! handled in `lock.rs` (by path), the atomic writes in `fsio.rs`, the
+//! history file in `history.rs`; this module ties them together behind
+//! [`crate::Store`], with [`FileLock`], the held lock.
 
 use std::fs;
 use std::io;
@@ -10,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::StateError;
-use crate::lock::{self, LockHolder, StateLock};
-use crate::state::{self, FORMAT_VERSION, State};
-use crate::{HISTORY_FILE, HistoryEntry, fsio, history};
+use crate::history::{self, HISTORY_FILE, HistoryEntry};
+use crate::holder::LockHolder;
+use crate::state::{self, State, Version};
+use crate::{fsio, lock};
 
 /// One state file and its companions (backup, lock, history).
 #[derive(Debug, Clone)]
@@ -22,12 +24,63 @@ pub struct FileStore {
     lock_path: PathBuf,
 }
 
-/// The fields of a [`StateLock`].
+/// The held lock on a file state. Only a `FileLock` can write the state
+/// ([`FileLock::commit`]); dropping it releases the lock, if the lock file
+/// is still this one's (a `force-unlock` and a new holder are left alone).
 #[derive(Debug)]
-pub(crate) struct StateLockInner {
-    pub(crate) store: FileStore,
-    pub(crate) holder: LockHolder,
-    pub(crate) released: bool,
+pub struct FileLock {
+    store: FileStore,
+    holder: LockHolder,
+    released: bool,
+}
+
+impl FileLock {
+    /// Who holds this lock (this process).
+    pub fn holder(&self) -> &LockHolder {
+        &self.holder
+    }
+
+    /// The store this lock is on.
+    pub fn store(&self) -> &FileStore {
+        &self.store
+    }
+
+    /// Writes `state` as the new state: atomically, durably, `0600`, the
+    /// previous file kept as `<state>.backup`.
+    ///
+    /// Refuses, writing nothing, when this lock was removed meanwhile
+    /// ([`StateError::LockLost`]), when the file on disk is not an earlier
+    /// state of the same lineage ([`StateError::Conflict`]: someone else
+    /// wrote it), when it is damaged or of a newer format, or when `state`
+    /// itself could not be read back ([`StateError::InvalidState`]). A
+    /// missing file may be (re)created by any state.
+    pub fn commit(&self, state: &State) -> Result<(), StateError> {
+        self.check_alive()?;
+        self.store.write_state(state)
+    }
+
+    /// Fails with [`StateError::LockLost`] unless the lock file still
+    /// carries this lock's id.
+    pub fn check_alive(&self) -> Result<(), StateError> {
+        lock::check_ours(&self.store.lock_path, &self.holder)
+    }
+
+    /// Releases the lock now, reporting errors (dropping releases too, but
+    /// silently).
+    pub fn release(mut self) -> Result<(), StateError> {
+        self.released = true;
+        lock::release(&self.store.lock_path, &self.holder)
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        if !self.released {
+            // Nothing useful can be done with an error here; the next run
+            // reports a lock left behind.
+            let _ = lock::release(&self.store.lock_path, &self.holder);
+        }
+    }
 }
 
 impl FileStore {
@@ -90,7 +143,7 @@ impl FileStore {
     }
 
     /// The backup (when readable) and the current state, oldest first.
-    pub(crate) fn versions(&self) -> Result<Vec<crate::Version>, StateError> {
+    pub(crate) fn versions(&self) -> Result<Vec<Version>, StateError> {
         let mut out = Vec::new();
         let stamp = |path: &Path| {
             fs::metadata(path)
@@ -101,7 +154,7 @@ impl FileStore {
         if let Ok(bytes) = fs::read(&self.backup_path)
             && let Ok((lineage, serial)) = state::parse_header(&self.backup_path, &bytes, None)
         {
-            out.push(crate::Version {
+            out.push(Version {
                 serial,
                 lineage,
                 written_at: stamp(&self.backup_path),
@@ -110,7 +163,7 @@ impl FileStore {
         if let Some(bytes) = self.read_state_bytes()? {
             let (lineage, serial) =
                 state::parse_header(&self.path, &bytes, self.existing_backup())?;
-            out.push(crate::Version {
+            out.push(Version {
                 serial,
                 lineage,
                 written_at: stamp(&self.path),
@@ -124,8 +177,13 @@ impl FileStore {
     /// lock is free or `wait` passes. A stale lock (its process is gone)
     /// fails at once, whatever `wait`: only `orgform force-unlock` removes
     /// it. Creates the state directory (`0700`) if missing.
-    pub fn lock(&self, command: &str, wait: Option<Duration>) -> Result<StateLock, StateError> {
-        lock::acquire(self, command, wait)
+    pub fn lock(&self, command: &str, wait: Option<Duration>) -> Result<FileLock, StateError> {
+        let holder = lock::acquire(&self.path, &self.lock_path, command, wait)?;
+        Ok(FileLock {
+            store: self.clone(),
+            holder,
+            released: false,
+        })
     }
 
     /// Who holds the lock now, if anyone. An unreadable lock file is
@@ -185,15 +243,9 @@ impl FileStore {
             .then_some(self.backup_path.as_path())
     }
 
-    /// The write behind [`StateLock::commit`] (the caller holds the lock).
+    /// The write behind [`FileLock::commit`] (the caller holds the lock).
     pub(crate) fn write_state(&self, state: &State) -> Result<(), StateError> {
-        if state.format_version != FORMAT_VERSION {
-            return Err(self.invalid(format!(
-                "formatVersion {} (this build writes {FORMAT_VERSION})",
-                state.format_version
-            )));
-        }
-        if let Some(problem) = state.problem() {
+        if let Some(problem) = state.write_problem() {
             return Err(self.invalid(problem));
         }
         let old = self.read_state_bytes()?;

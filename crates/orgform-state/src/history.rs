@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_rfc3339;
 use crate::error::StateError;
 use crate::fsio;
-use crate::state::now_rfc3339;
 
 /// How an apply attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +51,9 @@ impl fmt::Display for Outcome {
         f.write_str(self.as_str())
     }
 }
+
+/// The history file's name, in the state file's directory.
+pub const HISTORY_FILE: &str = "history.jsonl";
 
 /// Changes of one kind of record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -364,11 +367,15 @@ mod tests {
         e.created.users = vec!["E1".to_owned()];
         e.deleted.groups = vec!["G9".to_owned()];
         e.message = Some("no answer after the request was sent".to_owned());
-        insta::with_settings!({
-            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-state"),
-            prepend_module_to_snapshot => false,
-        }, {
-            insta::assert_snapshot!("history_line", serde_json::to_string(&e).unwrap());
+        // The fixed endpoint (with its port) and tool version are part of
+        // the line under test: the testkit's folder and naming, no filters.
+        let mut settings = orgform_testkit::settings("orgform-state");
+        settings.clear_filters();
+        settings.bind(|| {
+            orgform_testkit::insta::assert_snapshot!(
+                "history_line",
+                serde_json::to_string(&e).unwrap()
+            );
         });
     }
 

@@ -41,10 +41,12 @@
 //!
 //! Unix only: file modes, `kill(pid, 0)` for stale locks, directory fsync.
 
+mod clock;
 mod error;
 mod file;
 mod fsio;
 mod history;
+mod holder;
 mod lock;
 pub mod postgres;
 mod state;
@@ -54,22 +56,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use file::FileStore;
-use lock::StateLock as FileLock;
+use file::{FileLock, FileStore};
 use postgres::{PgLock, PgStore, PgUrl};
 
 pub use error::StateError;
 pub use fsio::write_private_atomic;
-pub use history::{Actor, ChangeCounts, CiIdentity, HistoryEntry, KindCounts, Outcome, RecordIds};
-pub use lock::LockHolder;
-pub use state::{FORMAT_VERSION, Rollout, State};
+pub use history::{
+    Actor, ChangeCounts, CiIdentity, HISTORY_FILE, HistoryEntry, KindCounts, Outcome, RecordIds,
+};
+pub use holder::{Liveness, LockHolder, LockStatus};
+pub use state::{FORMAT_VERSION, Rollout, State, Version};
 
 /// The env var naming the state file when `--state` is not given.
 pub const STATE_ENV: &str = "ORGFORM_STATE";
 /// The state file when neither `--state` nor `ORGFORM_STATE` is given.
 pub const DEFAULT_STATE_PATH: &str = ".orgform/state.json";
-/// The history file's name, in the state file's directory.
-pub const HISTORY_FILE: &str = "history.jsonl";
 
 /// The state file to use: `flag` (`--state`), else `ORGFORM_STATE` when set
 /// and non-empty, else `./.orgform/state.json`. An empty `flag` counts as
@@ -108,38 +109,6 @@ struct Invalid {
     location: String,
     path: PathBuf,
     detail: String,
-}
-
-/// One kept version of a state (PostgreSQL keeps `keep` of them; the file
-/// store the current one and its backup).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
-    /// Its serial.
-    pub serial: u64,
-    /// Its lineage.
-    pub lineage: String,
-    /// When it was written, RFC 3339 UTC (the file's time for a file).
-    pub written_at: String,
-}
-
-/// Whether a lock's holder is still running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Liveness {
-    /// Running: its process on this host, or its database session, is alive.
-    Alive,
-    /// Gone: its process on this host, or its database session, has ended.
-    Gone,
-    /// Cannot be told from here (a file lock taken on another host).
-    Unknown,
-}
-
-/// Who holds a lock, and whether they are still running.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockStatus {
-    /// The holder as recorded.
-    pub holder: LockHolder,
-    /// Whether it is still running.
-    pub session: Liveness,
 }
 
 impl Store {
@@ -320,15 +289,9 @@ impl Store {
     /// Who holds the lock now and whether they are still running.
     pub fn lock_status(&self) -> Result<Option<LockStatus>, StateError> {
         match &self.backend {
-            Backend::File(f) => Ok(f.lock_holder()?.map(|holder| {
-                let session = if holder.host != lock::current_host() {
-                    Liveness::Unknown
-                } else if holder.is_stale() {
-                    Liveness::Gone
-                } else {
-                    Liveness::Alive
-                };
-                LockStatus { holder, session }
+            Backend::File(f) => Ok(f.lock_holder()?.map(|holder| LockStatus {
+                session: holder.liveness(),
+                holder,
             })),
             Backend::Postgres(p) => p.lock_status(),
             Backend::Invalid(i) => Err(Store::invalid(i)),
@@ -475,21 +438,7 @@ impl StateLock {
     /// must stop before sending anything more.
     pub fn check_alive(&self) -> Result<(), StateError> {
         match &self.inner {
-            LockInner::File(l) => {
-                let lock_path = l.store().lock_path();
-                match lock::read_holder(lock_path) {
-                    Ok(Some(h)) if h.id == l.holder().id => Ok(()),
-                    Ok(now) => Err(StateError::LockLost {
-                        lock: lock_path.to_owned(),
-                        now: now.map(Box::new),
-                    }),
-                    Err(StateError::UnreadableLock { .. }) => Err(StateError::LockLost {
-                        lock: lock_path.to_owned(),
-                        now: None,
-                    }),
-                    Err(e) => Err(e),
-                }
-            }
+            LockInner::File(l) => l.check_alive(),
             LockInner::Postgres(l) => l.check_alive(),
         }
     }

@@ -1,7 +1,9 @@
-//! The lock file `<state>.lock`: [`LockHolder`] says who holds it,
-//! [`StateLock`] is the held lock (the only way to write the state).
+//! The lock file `<state>.lock`, by path: taking it ([`acquire`]), reading
+//! who holds it ([`read_holder`]), checking it is still ours
+//! ([`check_ours`]), releasing and removing it. The held lock, the only way
+//! to write the state, is `file::FileLock`; this module knows nothing of
+//! the store (so `file` uses `lock`, never the other way round).
 
-use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -9,14 +11,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use orgform_model::text::clean;
-use serde::{Deserialize, Serialize};
 
 use crate::error::StateError;
-use crate::file::{FileStore as Store, StateLockInner};
 use crate::fsio;
-use crate::state::{State, now_rfc3339};
+use crate::holder::LockHolder;
 
-/// A waiting [`Store::lock`] looks again after this, then twice as long
+/// A waiting `FileStore::lock` looks again after this, then twice as long
 /// each time, up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(25);
 /// The longest pause between two looks at a held lock.
@@ -25,153 +25,17 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 /// before the lock is called unreadable (a real race ends in one or two).
 const MAX_LOST_RACES: u32 = 20;
 
-/// Who holds a lock: the content of the lock file (pretty JSON).
-///
-/// Displays as "`alice` on `ci-3` (pid 4242, `orgform apply`, since
-/// 2026-11-23T10:00:00Z)".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LockHolder {
-    /// Unique per acquisition (uuid v4): releasing removes the lock only
-    /// when the file still carries this id.
-    pub id: String,
-    /// `$USER`, else `uid <n>`.
-    pub user: String,
-    /// The host name (`uname -n`).
-    pub host: String,
-    /// The holding process.
-    pub pid: u32,
-    /// What it is doing, e.g. `orgform apply`.
-    pub command: String,
-    /// Since when, RFC 3339 UTC.
-    pub time: String,
-}
-
-impl LockHolder {
-    /// This process, now, doing `command`.
-    pub fn current(command: &str) -> LockHolder {
-        LockHolder {
-            id: uuid::Uuid::new_v4().to_string(),
-            user: current_user(),
-            host: current_host(),
-            pid: std::process::id(),
-            command: command.to_owned(),
-            time: now_rfc3339(),
-        }
-    }
-
-    /// Whether the holder ran on this host and its process is gone: the
-    /// lock is left over from a crash. A lock from another host is never
-    /// called stale (its process cannot be checked from here); a pid reused
-    /// by an unrelated process hides a stale lock.
-    pub fn is_stale(&self) -> bool {
-        self.host == current_host() && !pid_alive(self.pid)
-    }
-}
-
-impl LockHolder {
-    /// Whether the holder ran on this host and its process still exists:
-    /// `force-unlock` refuses such a lock without `--force`.
-    pub fn is_alive_here(&self) -> bool {
-        self.host == current_host() && pid_alive(self.pid)
-    }
-}
-
-impl fmt::Display for LockHolder {
-    /// Every field comes from the lock file, which anyone who can write
-    /// the state directory can write: each goes through the one escaping
-    /// function (`orgform_model::text::clean`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` on `{}` (pid {}, `{}`, since {})",
-            clean(&self.user),
-            clean(&self.host),
-            self.pid,
-            clean(&self.command),
-            clean(&self.time)
-        )
-    }
-}
-
-/// The held lock on a state. Only a `StateLock` can write the state
-/// ([`StateLock::commit`]); dropping it releases the lock, if the lock file
-/// is still this one's (a `force-unlock` and a new holder are left alone).
-#[derive(Debug)]
-pub struct StateLock {
-    pub(crate) inner: StateLockInner,
-}
-
-impl StateLock {
-    /// Who holds this lock (this process).
-    pub fn holder(&self) -> &LockHolder {
-        &self.inner.holder
-    }
-
-    /// The store this lock is on.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// Writes `state` as the new state: atomically, durably, `0600`, the
-    /// previous file kept as `<state>.backup`.
-    ///
-    /// Refuses, writing nothing, when this lock was removed meanwhile
-    /// ([`StateError::LockLost`]), when the file on disk is not an earlier
-    /// state of the same lineage ([`StateError::Conflict`]: someone else
-    /// wrote it), when it is damaged or of a newer format, or when `state`
-    /// itself could not be read back ([`StateError::InvalidState`]). A
-    /// missing file may be (re)created by any state.
-    pub fn commit(&self, state: &State) -> Result<(), StateError> {
-        self.check_ours()?;
-        self.inner.store.write_state(state)
-    }
-
-    /// Releases the lock now, reporting errors (dropping releases too, but
-    /// silently).
-    pub fn release(mut self) -> Result<(), StateError> {
-        self.inner.released = true;
-        release(&self.inner.store, &self.inner.holder)
-    }
-
-    /// Fails with [`StateError::LockLost`] unless the lock file still
-    /// carries this lock's id.
-    fn check_ours(&self) -> Result<(), StateError> {
-        let store = &self.inner.store;
-        match read_holder(store.lock_path()) {
-            Ok(Some(h)) if h.id == self.inner.holder.id => Ok(()),
-            Ok(now) => Err(StateError::LockLost {
-                lock: store.lock_path().to_owned(),
-                now: now.map(Box::new),
-            }),
-            Err(StateError::UnreadableLock { .. }) => Err(StateError::LockLost {
-                lock: store.lock_path().to_owned(),
-                now: None,
-            }),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-impl Drop for StateLock {
-    fn drop(&mut self) {
-        if !self.inner.released {
-            // Nothing useful can be done with an error here; the next run
-            // reports a lock left behind.
-            let _ = release(&self.inner.store, &self.inner.holder);
-        }
-    }
-}
-
-/// Takes the lock for `store`, failing at once or polling until `wait`
-/// passes. A stale lock is refused at once, since waiting cannot help.
+/// Takes the lock `lock_path` of the state `state_path` for `command`,
+/// failing at once or polling until `wait` passes, and returns the holder
+/// written into it. A stale lock is refused at once, since waiting cannot
+/// help.
 pub(crate) fn acquire(
-    store: &Store,
+    state_path: &Path,
+    lock_path: &Path,
     command: &str,
     wait: Option<Duration>,
-) -> Result<StateLock, StateError> {
-    let lock_path = store.lock_path();
-    fsio::check_state_path(store.path())?;
+) -> Result<LockHolder, StateError> {
+    fsio::check_state_path(state_path)?;
     let dir = fsio::parent_dir(lock_path);
     fsio::ensure_dir(&dir).map_err(|e| StateError::io("create the state directory", &dir, e))?;
     let holder = LockHolder::current(command);
@@ -185,15 +49,7 @@ pub(crate) fn acquire(
         // Look before trying: no temp file is written while the lock is held.
         let current = match read_holder(lock_path)? {
             Some(current) => current,
-            None if try_create(lock_path, &bytes)? => {
-                return Ok(StateLock {
-                    inner: StateLockInner {
-                        store: store.clone(),
-                        holder,
-                        released: false,
-                    },
-                });
-            }
+            None if try_create(lock_path, &bytes)? => return Ok(holder),
             // Someone else took it in between: look again.
             None => {
                 lost_races += 1;
@@ -301,13 +157,30 @@ pub(crate) fn read_holder(lock_path: &Path) -> Result<Option<LockHolder>, StateE
         })
 }
 
+/// Fails with [`StateError::LockLost`] unless the lock file still carries
+/// `holder`'s id (an unreadable lock file is not ours either).
+pub(crate) fn check_ours(lock_path: &Path, holder: &LockHolder) -> Result<(), StateError> {
+    match read_holder(lock_path) {
+        Ok(Some(h)) if h.id == holder.id => Ok(()),
+        Ok(now) => Err(StateError::LockLost {
+            lock: lock_path.to_owned(),
+            now: now.map(Box::new),
+        }),
+        Err(StateError::UnreadableLock { .. }) => Err(StateError::LockLost {
+            lock: lock_path.to_owned(),
+            now: None,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes the lock file if it still carries `holder`'s id.
-fn release(store: &Store, holder: &LockHolder) -> Result<(), StateError> {
+pub(crate) fn release(lock_path: &Path, holder: &LockHolder) -> Result<(), StateError> {
     // Between this read and the removal, a force-unlock plus a new lock
     // could slip in; the window is a few microseconds, and force-unlock is
     // documented as "only when the holder is gone".
-    match read_holder(store.lock_path()) {
-        Ok(Some(h)) if h.id == holder.id => remove_lock(store.lock_path()),
+    match read_holder(lock_path) {
+        Ok(Some(h)) if h.id == holder.id => remove_lock(lock_path),
         Ok(_) | Err(StateError::UnreadableLock { .. }) => Ok(()),
         Err(e) => Err(e),
     }
@@ -319,90 +192,5 @@ pub(crate) fn remove_lock(lock_path: &Path) -> Result<(), StateError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(StateError::io("remove the lock file", lock_path, e)),
-    }
-}
-
-/// `$USER` when set and non-empty, else `uid <n>`.
-fn current_user() -> String {
-    match std::env::var("USER") {
-        Ok(user) if !user.is_empty() => user,
-        _ => format!("uid {}", rustix::process::getuid().as_raw()),
-    }
-}
-
-/// The host name, as `uname -n` prints it.
-pub(crate) fn current_host() -> String {
-    let name = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    if name.is_empty() {
-        "unknown-host".to_owned()
-    } else {
-        name
-    }
-}
-
-/// Whether a process with this pid exists on this host (`kill(pid, 0)`;
-/// "not permitted" means it exists, owned by someone else).
-fn pid_alive(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return false;
-    };
-    match rustix::process::test_kill_process(pid) {
-        Ok(()) => true,
-        Err(e) => e != rustix::io::Errno::SRCH,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn holder() -> LockHolder {
-        LockHolder {
-            id: "0b7f8a9e-0000-4000-8000-000000000002".to_owned(),
-            user: "alice".to_owned(),
-            host: "ci-3".to_owned(),
-            pid: 4242,
-            command: "orgform apply".to_owned(),
-            time: "2026-11-23T10:00:00Z".to_owned(),
-        }
-    }
-
-    #[test]
-    fn holder_display_names_who_where_what_and_since_when() {
-        assert_eq!(
-            holder().to_string(),
-            "`alice` on `ci-3` (pid 4242, `orgform apply`, since 2026-11-23T10:00:00Z)"
-        );
-    }
-
-    #[test]
-    fn current_holder_is_this_process_and_alive() {
-        let me = LockHolder::current("orgform apply");
-        assert_eq!(me.pid, std::process::id());
-        assert!(!me.user.is_empty());
-        assert!(!me.host.is_empty());
-        assert!(!me.is_stale());
-        assert_ne!(me.id, LockHolder::current("orgform apply").id);
-    }
-
-    #[test]
-    fn a_dead_pid_on_this_host_is_stale_and_other_hosts_never_are() {
-        // Reap a child so that its pid is known to be gone.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        child.wait().unwrap();
-        let mut h = LockHolder::current("x");
-        h.pid = child.id();
-        assert!(h.is_stale());
-        h.host = format!("{}-elsewhere", h.host);
-        assert!(!h.is_stale());
-        h.host = current_host();
-        h.pid = 0;
-        assert!(h.is_stale());
     }
 }

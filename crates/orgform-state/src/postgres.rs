@@ -57,9 +57,9 @@ use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls};
 
 use crate::error::StateError;
-use crate::lock::LockHolder;
-use crate::state::{self, FORMAT_VERSION, State};
-use crate::{HistoryEntry, Liveness, LockStatus, Version};
+use crate::history::HistoryEntry;
+use crate::holder::{Liveness, LockHolder, LockStatus};
+use crate::state::{self, State, Version};
 
 /// The table layout this build creates and reads.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -158,150 +158,180 @@ pub fn mask_location(location: &str) -> String {
     out
 }
 
+/// `location` as a URL with the `postgres` scheme and no password in it.
+fn checked_url(location: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(location).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err("the scheme must be `postgres://`".to_owned());
+    }
+    if url.password().is_some() {
+        return Err(
+            "it carries a password; remove it from the URL and give it in `PGPASSWORD` or \
+             `~/.pgpass` (a URL is shown in logs and process lists)"
+                .to_owned(),
+        );
+    }
+    Ok(url)
+}
+
+/// The URL's host: a name or an address; none is an error.
+fn host_of(url: &url::Url) -> Result<String, String> {
+    match url.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => Ok(d.to_owned()),
+        Some(url::Host::Ipv4(ip)) => Ok(ip.to_string()),
+        Some(url::Host::Ipv6(ip)) => Ok(ip.to_string()),
+        _ => Err("it names no host (`postgres://USER@HOST:PORT/DB?name=acme`)".to_owned()),
+    }
+}
+
+/// The user (the URL's, else `PGUSER`, else `USER`) and the database (the
+/// URL's path, else the user's name).
+fn user_and_dbname(url: &url::Url) -> Result<(String, String), String> {
+    let user = match percent_decode(url.username()) {
+        u if !u.is_empty() => u,
+        _ => env_nonempty("PGUSER")
+            .or_else(|| env_nonempty("USER"))
+            .ok_or_else(|| "it names no user and neither `PGUSER` nor `USER` is set".to_owned())?,
+    };
+    let dbname = match percent_decode(url.path().trim_start_matches('/')) {
+        d if !d.is_empty() => d,
+        _ => user.clone(),
+    };
+    if dbname.contains('/') {
+        return Err(format!("`{dbname}` is not a database name"));
+    }
+    Ok((user, dbname))
+}
+
+/// The query keys of a state URL, each at most once, none unknown.
+#[derive(Default)]
+struct QueryKeys {
+    name: Option<String>,
+    schema: Option<String>,
+    sslmode: Option<SslMode>,
+    keep: Option<u32>,
+    sslrootcert: Option<PathBuf>,
+}
+
+impl QueryKeys {
+    /// Reads the query; a key given twice, an unknown key, a bad value or
+    /// a password is an error.
+    fn read(url: &url::Url) -> Result<QueryKeys, String> {
+        let mut keys = QueryKeys::default();
+        for (key, value) in url.query_pairs() {
+            let value = value.into_owned();
+            match &*key {
+                "name" => set_once(&mut keys.name, value, &key)?,
+                "schema" => set_once(&mut keys.schema, value, &key)?,
+                "sslmode" => set_once(&mut keys.sslmode, parse_sslmode(&value)?, &key)?,
+                "keep" => {
+                    let n: u32 = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        format!("`keep={value}` must be a whole number of at least 1")
+                    })?;
+                    set_once(&mut keys.keep, n, &key)?;
+                }
+                "sslrootcert" => set_once(&mut keys.sslrootcert, PathBuf::from(value), &key)?,
+                "password" => {
+                    return Err(
+                        "it carries a password; give it in `PGPASSWORD` or `~/.pgpass` instead"
+                            .to_owned(),
+                    );
+                }
+                other => {
+                    return Err(format!(
+                        "unknown query key `{other}` (known: name, schema, sslmode, keep, \
+                         sslrootcert)"
+                    ));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Checks the name, schema and TLS mode (defaults filled in) and builds
+    /// the location.
+    fn finish(
+        self,
+        user: String,
+        host: String,
+        port: u16,
+        dbname: String,
+    ) -> Result<PgUrl, String> {
+        let name = self.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+            "it names no state: add `?name=NAME` (one database holds many named states)".to_owned()
+        })?;
+        if name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(format!(
+                "the state name `{}` must be at most 200 characters, without control characters",
+                name.escape_debug()
+            ));
+        }
+        let schema = self.schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned());
+        if !is_identifier(&schema) {
+            return Err(format!(
+                "the schema `{}` must be a lower-case identifier (letters, digits, `_`, at most 63)",
+                schema.escape_debug()
+            ));
+        }
+        let sslmode = self.sslmode.unwrap_or(SslMode::VerifyFull);
+        if sslmode == SslMode::Disable && !is_loopback(&host) {
+            return Err(format!(
+                "`sslmode=disable` is allowed only to a loopback host, not `{host}`: the state \
+                 holds personal data; use `sslmode=verify-full`"
+            ));
+        }
+        Ok(PgUrl {
+            user,
+            host,
+            port,
+            dbname,
+            name,
+            schema,
+            sslmode,
+            keep: self.keep.unwrap_or(DEFAULT_KEEP),
+            sslrootcert: self.sslrootcert,
+        })
+    }
+}
+
+/// Fills `slot` with `value`, or fails when `key` was given before.
+fn set_once<T>(slot: &mut Option<T>, value: T, key: &str) -> Result<(), String> {
+    match slot.replace(value) {
+        Some(_) => Err(format!("the query key `{key}` is given twice")),
+        None => Ok(()),
+    }
+}
+
+/// An `sslmode` value orgform supports.
+fn parse_sslmode(value: &str) -> Result<SslMode, String> {
+    match value {
+        "disable" => Ok(SslMode::Disable),
+        "require" => Ok(SslMode::Require),
+        "verify-full" => Ok(SslMode::VerifyFull),
+        other => Err(format!(
+            "`sslmode={other}` is not supported: use `verify-full` (the default), `require`, or \
+             `disable` (loopback only)"
+        )),
+    }
+}
+
 impl PgUrl {
     /// Parses and checks a state URL; every error names the URL masked.
+    /// The steps, in the order their errors are reported: the URL itself
+    /// ([`checked_url`]), the host, the user and database
+    /// ([`user_and_dbname`]), the query keys ([`QueryKeys::read`]), then
+    /// the name, schema and TLS mode they give ([`QueryKeys::finish`]).
     pub fn parse(location: &str) -> Result<PgUrl, StateError> {
         let bad = |detail: String| StateError::BadLocation {
             location: mask_location(location),
             detail,
         };
-        let url = url::Url::parse(location).map_err(|e| bad(format!("not a URL: {e}")))?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            return Err(bad("the scheme must be `postgres://`".to_owned()));
-        }
-        if url.password().is_some() {
-            return Err(bad(
-                "it carries a password; remove it from the URL and give it in `PGPASSWORD` or \
-                 `~/.pgpass` (a URL is shown in logs and process lists)"
-                    .to_owned(),
-            ));
-        }
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            _ => {
-                return Err(bad(
-                    "it names no host (`postgres://USER@HOST:PORT/DB?name=acme`)".to_owned(),
-                ));
-            }
-        };
-        let user = match percent_decode(url.username()) {
-            u if !u.is_empty() => u,
-            _ => env_nonempty("PGUSER")
-                .or_else(|| env_nonempty("USER"))
-                .ok_or_else(|| {
-                    bad("it names no user and neither `PGUSER` nor `USER` is set".to_owned())
-                })?,
-        };
-        let dbname = match percent_decode(url.path().trim_start_matches('/')) {
-            d if !d.is_empty() => d,
-            _ => user.clone(),
-        };
-        if dbname.contains('/') {
-            return Err(bad(format!("`{dbname}` is not a database name")));
-        }
-        let mut name = None;
-        let mut schema = None;
-        let mut sslmode = None;
-        let mut keep = None;
-        let mut sslrootcert = None;
-        for (key, value) in url.query_pairs() {
-            let value = value.into_owned();
-            let slot_taken = || bad(format!("the query key `{key}` is given twice"));
-            match &*key {
-                "name" => {
-                    if name.replace(value).is_some() {
-                        return Err(slot_taken());
-                    }
-                }
-                "schema" => {
-                    if schema.replace(value).is_some() {
-                        return Err(slot_taken());
-                    }
-                }
-                "sslmode" => {
-                    let mode = match value.as_str() {
-                        "disable" => SslMode::Disable,
-                        "require" => SslMode::Require,
-                        "verify-full" => SslMode::VerifyFull,
-                        other => {
-                            return Err(bad(format!(
-                                "`sslmode={other}` is not supported: use `verify-full` (the \
-                                 default), `require`, or `disable` (loopback only)"
-                            )));
-                        }
-                    };
-                    if sslmode.replace(mode).is_some() {
-                        return Err(slot_taken());
-                    }
-                }
-                "keep" => {
-                    let n: u32 = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        bad(format!(
-                            "`keep={value}` must be a whole number of at least 1"
-                        ))
-                    })?;
-                    if keep.replace(n).is_some() {
-                        return Err(slot_taken());
-                    }
-                }
-                "sslrootcert" => {
-                    if sslrootcert.replace(PathBuf::from(value)).is_some() {
-                        return Err(slot_taken());
-                    }
-                }
-                "password" => {
-                    return Err(bad(
-                        "it carries a password; give it in `PGPASSWORD` or `~/.pgpass` instead"
-                            .to_owned(),
-                    ));
-                }
-                other => {
-                    return Err(bad(format!(
-                        "unknown query key `{other}` (known: name, schema, sslmode, keep, \
-                         sslrootcert)"
-                    )));
-                }
-            }
-        }
-        let name = name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
-            bad(
-                "it names no state: add `?name=NAME` (one database holds many named states)"
-                    .to_owned(),
-            )
-        })?;
-        if name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(bad(format!(
-                "the state name `{}` must be at most 200 characters, without control characters",
-                name.escape_debug()
-            )));
-        }
-        let schema = schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned());
-        if !is_identifier(&schema) {
-            return Err(bad(format!(
-                "the schema `{}` must be a lower-case identifier (letters, digits, `_`, at most 63)",
-                schema.escape_debug()
-            )));
-        }
-        let sslmode = sslmode.unwrap_or(SslMode::VerifyFull);
-        if sslmode == SslMode::Disable && !is_loopback(&host) {
-            return Err(bad(format!(
-                "`sslmode=disable` is allowed only to a loopback host, not `{host}`: the state \
-                 holds personal data; use `sslmode=verify-full`"
-            )));
-        }
-        Ok(PgUrl {
-            user,
-            host,
-            port: url.port().unwrap_or(5432),
-            dbname,
-            name,
-            schema,
-            sslmode,
-            keep: keep.unwrap_or(DEFAULT_KEEP),
-            sslrootcert,
-        })
+        let url = checked_url(location).map_err(bad)?;
+        let host = host_of(&url).map_err(bad)?;
+        let (user, dbname) = user_and_dbname(&url).map_err(bad)?;
+        let keys = QueryKeys::read(&url).map_err(bad)?;
+        keys.finish(user, host, url.port().unwrap_or(5432), dbname)
+            .map_err(bad)
     }
 
     /// The URL as shown to users: no password (there is none), every
@@ -619,46 +649,47 @@ async fn connect(t: &Target, purpose: &str) -> Result<Conn, StateError> {
         config.password(p);
     }
     let closed = Arc::new(Mutex::new(None));
-    let flag = Arc::clone(&closed);
-    let mark = move |why: String| {
-        if let Ok(mut f) = flag.lock() {
-            *f = Some(why);
-        }
-    };
     let client = match t.url.sslmode {
         SslMode::Disable => {
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-            let (client, connection) = config
-                .connect(NoTls)
-                .await
-                .map_err(|e| t.db_err("connect to", pg_detail(&e)))?;
-            tokio::spawn(async move {
-                let why = match connection.await {
-                    Ok(()) => "the connection was closed".to_owned(),
-                    Err(e) => pg_detail(&e),
-                };
-                mark(why);
-            });
-            client
+            connect_with(t, &config, NoTls, &closed).await?
         }
         _ => {
             config.ssl_mode(tokio_postgres::config::SslMode::Require);
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(t)?);
-            let (client, connection) = config
-                .connect(tls)
-                .await
-                .map_err(|e| t.db_err("connect to", pg_detail(&e)))?;
-            tokio::spawn(async move {
-                let why = match connection.await {
-                    Ok(()) => "the connection was closed".to_owned(),
-                    Err(e) => pg_detail(&e),
-                };
-                mark(why);
-            });
-            client
+            connect_with(t, &config, tls, &closed).await?
         }
     };
     Ok(Conn { client, closed })
+}
+
+/// Connects over `tls` and drives the connection in a task that records in
+/// `closed` why it ended.
+async fn connect_with<T>(
+    t: &Target,
+    config: &tokio_postgres::Config,
+    tls: T,
+    closed: &Arc<Mutex<Option<String>>>,
+) -> Result<Client, StateError>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config
+        .connect(tls)
+        .await
+        .map_err(|e| t.db_err("connect to", pg_detail(&e)))?;
+    let flag = Arc::clone(closed);
+    tokio::spawn(async move {
+        let why = match connection.await {
+            Ok(()) => "the connection was closed".to_owned(),
+            Err(e) => pg_detail(&e),
+        };
+        if let Ok(mut f) = flag.lock() {
+            *f = Some(why);
+        }
+    });
+    Ok(client)
 }
 
 /// Whether orgform's tables exist, checking their version: `false` when
@@ -1360,13 +1391,7 @@ impl PgLock {
         state: &State,
         entry: Option<&HistoryEntry>,
     ) -> Result<(), StateError> {
-        if state.format_version != FORMAT_VERSION {
-            return Err(self.invalid(format!(
-                "formatVersion {} (this build writes {FORMAT_VERSION})",
-                state.format_version
-            )));
-        }
-        if let Some(problem) = state.problem() {
+        if let Some(problem) = state.write_problem() {
             return Err(self.invalid(problem));
         }
         let Some(s) = &self.session else {

@@ -2,11 +2,11 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::SystemTime;
 
 use orgform_model::EffectiveOrg;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_rfc3339;
 use crate::error::StateError;
 
 /// The state file format this build writes and reads.
@@ -79,17 +79,13 @@ impl Rollout {
 impl State {
     /// The state after the first apply: a new lineage, serial 1, now.
     pub fn first(org: EffectiveOrg, spec_digest: &str, endpoint: Option<&str>) -> State {
-        State {
-            format_version: FORMAT_VERSION,
-            lineage: uuid::Uuid::new_v4().to_string(),
-            serial: 1,
-            endpoint: endpoint.map(str::to_owned),
-            spec_digest: spec_digest.to_owned(),
-            applied_at: now_rfc3339(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            rollout: None,
+        State::written_now(
+            uuid::Uuid::new_v4().to_string(),
+            1,
             org,
-        }
+            spec_digest,
+            endpoint,
+        )
     }
 
     /// This state as the commit of a wave: with `rollout` recorded. The
@@ -110,10 +106,23 @@ impl State {
     /// The state after the next apply: same lineage, serial + 1, now, no
     /// `rollout` (a wave's commit adds it with [`State::with_rollout`]).
     pub fn next(&self, org: EffectiveOrg, spec_digest: &str, endpoint: Option<&str>) -> State {
+        let serial = self.serial.saturating_add(1);
+        State::written_now(self.lineage.clone(), serial, org, spec_digest, endpoint)
+    }
+
+    /// A state of `lineage` at `serial` written by this build now, with
+    /// no `rollout`.
+    fn written_now(
+        lineage: String,
+        serial: u64,
+        org: EffectiveOrg,
+        spec_digest: &str,
+        endpoint: Option<&str>,
+    ) -> State {
         State {
             format_version: FORMAT_VERSION,
-            lineage: self.lineage.clone(),
-            serial: self.serial.saturating_add(1),
+            lineage,
+            serial,
             endpoint: endpoint.map(str::to_owned),
             spec_digest: spec_digest.to_owned(),
             applied_at: now_rfc3339(),
@@ -121,6 +130,19 @@ impl State {
             rollout: None,
             org,
         }
+    }
+
+    /// Why this state must not be written, if it must not: a format this
+    /// build does not write, or a [`State::problem`]. Both stores check it
+    /// before they write anything.
+    pub(crate) fn write_problem(&self) -> Option<String> {
+        if self.format_version != FORMAT_VERSION {
+            return Some(format!(
+                "formatVersion {} (this build writes {FORMAT_VERSION})",
+                self.format_version
+            ));
+        }
+        self.problem()
     }
 
     /// Why this state could not be read back, if it could not: the checks
@@ -163,14 +185,21 @@ impl State {
     }
 }
 
+/// One kept version of a state (PostgreSQL keeps `keep` of them; the file
+/// store the current one and its backup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Its serial.
+    pub serial: u64,
+    /// Its lineage.
+    pub lineage: String,
+    /// When it was written, RFC 3339 UTC (the file's time for a file).
+    pub written_at: String,
+}
+
 /// 2^53: serials stay below it, so that every JSON reader reads them
 /// exactly and the next apply has a serial to write.
 pub(crate) const MAX_SERIAL: u64 = 1 << 53;
-
-/// The current time, RFC 3339 UTC, whole seconds.
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
 
 /// The fields of a state file that identify it, read without building the
 /// records (the org is skipped).
@@ -368,12 +397,11 @@ mod tests {
     #[test]
     fn the_file_layout_is_stable() {
         let text = String::from_utf8(encode(&sample())).unwrap();
-        insta::with_settings!({
-            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-state"),
-            prepend_module_to_snapshot => false,
-        }, {
-            insta::assert_snapshot!("state_file_layout", text);
-        });
+        // The sample's fixed tool version is part of the layout under test:
+        // the testkit's folder and naming, no filters.
+        let mut settings = orgform_testkit::settings("orgform-state");
+        settings.clear_filters();
+        settings.bind(|| orgform_testkit::insta::assert_snapshot!("state_file_layout", text));
     }
 
     #[test]

@@ -252,14 +252,7 @@ fn commit_removes_a_killed_writers_leftovers_but_not_lock_attempts() {
 
 #[test]
 fn error_messages_give_advice() {
-    let holder = LockHolder {
-        id: "0b7f8a9e-0000-4000-8000-000000000002".to_owned(),
-        user: "alice".to_owned(),
-        host: "ci-3".to_owned(),
-        pid: 4242,
-        command: "orgform apply".to_owned(),
-        time: "2026-11-23T10:00:00Z".to_owned(),
-    };
+    let holder = LockHolder::sample();
     let state = PathBuf::from(".orgform/state.json");
     let lock = PathBuf::from(".orgform/state.json.lock");
     let holder = Box::new(holder);
@@ -327,13 +320,8 @@ fn error_messages_give_advice() {
         assert!(msg.starts_with(|c: char| c.is_lowercase()), "{msg}");
         assert!(!msg.ends_with('.'), "{msg}");
     }
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-state"),
-        prepend_module_to_snapshot => false,
-        filters => vec![(r"this orgform \([^)]*\)", "this orgform ([VERSION])")],
-    }, {
-        insta::assert_snapshot!("error_messages", text);
-    });
+    // The tool version is hidden by the testkit's common filters.
+    orgform_testkit::assert_snapshot!("orgform-state", "error_messages", text);
 }
 
 #[test]

@@ -393,6 +393,46 @@ fn a_killed_holder_leaves_a_stale_lock() {
     store.lock("orgform apply", None).unwrap();
 }
 
+/// Starts this binary as a writer of the state at `path` (committing in a
+/// loop), SIGKILLs it after `pause` and reaps it; its pid.
+fn kill_a_writer_after(path: &Path, pause: Duration) -> u32 {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(ROLE, "writer")
+        .env(PATH, path)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    thread::sleep(pause);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    child.id()
+}
+
+/// What `store` holds after a writer was killed in round `round`: a whole
+/// state (exactly `make_state` of its serial) at a serial not below
+/// `last_serial` (which it moves on), or nothing while nothing was
+/// committed yet.
+#[track_caller]
+fn whole_state_after_kill(store: &Store, round: u64, last_serial: &mut u64) -> Option<State> {
+    match store.load() {
+        Ok(Some(state)) => {
+            assert_eq!(
+                state,
+                make_state(state.serial),
+                "round {round}: not a whole state"
+            );
+            assert!(state.serial >= *last_serial);
+            *last_serial = state.serial;
+            Some(state)
+        }
+        Ok(None) => {
+            assert_eq!(*last_serial, 0, "round {round}: the state vanished");
+            None
+        }
+        Err(err) => panic!("round {round}: {err}"),
+    }
+}
+
 fn sigkill_during_writes() {
     const ROUNDS: u64 = 30;
     let dir = temp_dir();
@@ -402,16 +442,8 @@ fn sigkill_during_writes() {
     let mut last_serial = 0;
     let mut killed_mid_write = 0;
     for round in 0..ROUNDS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(ROLE, "writer")
-            .env(PATH, &path)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
         // Varied moments: from before the first write to deep into the loop.
-        thread::sleep(Duration::from_millis(20 + (round * 73) % 400));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let pid = kill_a_writer_after(&path, Duration::from_millis(20 + (round * 73) % 400));
 
         let leftovers = fs::read_dir(&state_dir)
             .map(|d| {
@@ -424,34 +456,23 @@ fn sigkill_during_writes() {
             killed_mid_write += 1;
         }
 
-        match store.load() {
-            Ok(Some(state)) => {
-                assert_eq!(
-                    state,
-                    make_state(state.serial),
-                    "round {round}: not a whole state"
-                );
-                assert!(state.serial >= last_serial);
-                last_serial = state.serial;
-                if state.serial >= 2 {
-                    let bytes = fs::read(store.backup_path()).expect("the backup exists");
-                    let backup: State = serde_json::from_slice(&bytes).unwrap();
-                    assert!(
-                        backup.serial + 1 == state.serial || backup.serial == state.serial,
-                        "round {round}: backup {} for state {}",
-                        backup.serial,
-                        state.serial
-                    );
-                    assert_eq!(backup, make_state(backup.serial));
-                }
-            }
-            Ok(None) => assert_eq!(last_serial, 0, "round {round}: the state vanished"),
-            Err(err) => panic!("round {round}: {err}"),
+        if let Some(state) = whole_state_after_kill(&store, round, &mut last_serial)
+            && state.serial >= 2
+        {
+            let bytes = fs::read(store.backup_path()).expect("the backup exists");
+            let backup: State = serde_json::from_slice(&bytes).unwrap();
+            assert!(
+                backup.serial + 1 == state.serial || backup.serial == state.serial,
+                "round {round}: backup {} for state {}",
+                backup.serial,
+                state.serial
+            );
+            assert_eq!(backup, make_state(backup.serial));
         }
 
         // The killed writer's lock is left behind, and reported stale.
         if let Some(holder) = store.lock_holder().unwrap() {
-            assert_eq!(holder.pid, child.id());
+            assert_eq!(holder.pid, pid);
             assert!(holder.is_stale());
             assert!(matches!(
                 store.lock("check", None),
@@ -536,28 +557,8 @@ fn pg_sigkill_during_commits() {
     let store = Store::open(path.clone());
     let mut last_serial = 0;
     for round in 0..ROUNDS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(ROLE, "writer")
-            .env(PATH, &path)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        thread::sleep(Duration::from_millis(150 + (round * 97) % 600));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        match store.load() {
-            Ok(Some(state)) => {
-                assert_eq!(
-                    state,
-                    make_state(state.serial),
-                    "round {round}: not a whole state"
-                );
-                assert!(state.serial >= last_serial);
-                last_serial = state.serial;
-            }
-            Ok(None) => assert_eq!(last_serial, 0, "round {round}: the state vanished"),
-            Err(err) => panic!("round {round}: {err}"),
-        }
+        kill_a_writer_after(&path, Duration::from_millis(150 + (round * 97) % 600));
+        whole_state_after_kill(&store, round, &mut last_serial);
         // The killed writer's lock ends with its session.
         store
             .lock("check", Some(Duration::from_secs(30)))

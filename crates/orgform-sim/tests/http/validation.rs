@@ -478,12 +478,7 @@ async fn every_problem_is_reported_at_once_and_nothing_changes() {
         "data": {"users": users, "groups": [group("NEW", "New")]},
     });
     let errors = sim.reject_body(&body).await;
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-sim"),
-        prepend_module_to_snapshot => false,
-    }, {
-        insta::assert_json_snapshot!("every_problem_at_once", errors);
-    });
+    orgform_testkit::assert_json_snapshot!("orgform-sim", "every_problem_at_once", errors);
     let found: BTreeSet<&str> = codes(&errors).into_iter().collect();
     let want: BTreeSet<&str> = [
         "invalidRequest",
@@ -606,12 +601,7 @@ async fn the_example_body_of_the_api_reference_is_accepted_as_is() {
     let (status, _) = sim.post_raw(Some(TOKEN), &real).await;
     assert_eq!(status, 200);
     let data = sim.get().await;
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-sim"),
-        prepend_module_to_snapshot => false,
-    }, {
-        insta::assert_json_snapshot!("api_reference_example_applied", data);
-    });
+    orgform_testkit::assert_json_snapshot!("orgform-sim", "api_reference_example_applied", data);
 
     // The same body without the fixture's groups is refused.
     let bare = Sim::start().await;
