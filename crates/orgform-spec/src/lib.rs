@@ -192,12 +192,31 @@ pub fn digest_of(org: &DesiredOrg) -> String {
     sha256_json(org)
 }
 
+/// Feeds whatever is written into a SHA-256.
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `sha256:<hex>` of a value's compact serde_json: the one digest of the
 /// project (specs here, plans in orgform-plan).
 pub fn sha256_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     use std::fmt::Write as _;
-    let canonical = serde_json::to_vec(value).unwrap_or_default();
-    let hash = Sha256::digest(&canonical);
+    // The JSON is hashed as it is encoded, never held whole (40 MB at 100k
+    // users). Encoding a model value cannot fail: every map key is a string.
+    let mut hasher = std::io::BufWriter::with_capacity(1 << 16, Hashing(Sha256::new()));
+    let _ = serde_json::to_writer(&mut hasher, value);
+    let _ = std::io::Write::flush(&mut hasher);
+    let (Hashing(h), _) = hasher.into_parts();
+    let hash = h.finalize();
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for b in hash.iter() {
