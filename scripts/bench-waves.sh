@@ -61,9 +61,11 @@ endpoint="http://127.0.0.1:$((port + 1))/v1/organization"
   > "$out/apply.out" 2>&1 || echo "apply failed: see $out/apply.out" >&2
 echo "plan:  $(tail -n 1 "$out/plan.time") (wall s, peak KiB)"
 echo "apply: $(tail -n 1 "$out/apply.time") (wall s, peak KiB)"
-echo "| request | what | body MB | upload s | answer s | status |"
-echo "|---|---|---|---|---|---|"
-awk -F'\t' '{printf "| %s | %s | %.1f | %s | %s | %s |\n", $1, $2, $3/1e6, $4, $5, $6}' "$out/requests.tsv"
+# Each wave is two requests: validateOnly, then the commit.
+echo "| request | wave | what | body MB | upload s | answer s | status |"
+echo "|---|---|---|---|---|---|---|"
+awk -F'\t' '{printf "| %s | %d | %s | %.1f | %s | %s | %s |\n", $1, int(($1 + 1) / 2), ($1 % 2 ? "validateOnly" : "commit"), $3/1e6, $4, $5, $6}' "$out/requests.tsv"
+awk -F'\t' '{b += $3; u += $4; a += $5} END {printf "total: %d requests, %.1f MB sent, %.2f s uploading, %.2f s answering\n", NR, b/1e6, u, a}' "$out/requests.tsv"
 
 # The emulator alone: the largest body sent (the last wave: the whole org),
 # POSTed again straight to the emulator (no meter) --runs times, now that
