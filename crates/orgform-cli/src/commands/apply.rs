@@ -387,17 +387,20 @@ impl Session<'_> {
         self.lock
             .check_alive()
             .context("the state lock was lost before the request")?;
-        let check = OrganizationRequest::from_desired(&org, limits, true);
+        // One request, sent twice: validated, then (the same body with
+        // validateOnly: false) committed. The wave's desired org is dropped
+        // once it is encoded, so one wave's copy is held at a time.
+        let mut request = OrganizationRequest::from_desired(&org, limits, true);
+        drop(org);
         output::print_stderr(&format!(
             "Validating with the server{of} (validateOnly: true)…\n"
         ));
-        let answer = match self.send(runtime, client, &check, Phase::Validate) {
+        let answer = match self.send(runtime, client, &request, Phase::Validate) {
             Sent::Done(Ok(answer)) => answer,
             Sent::Done(Err(err)) => return Err(self.failed(history, err)),
             // Not reached: a validation request is awaited to its end.
             Sent::Abandoned => return Ok(Some(self.abandoned(history))),
         };
-        drop(check);
         let reported = commands::reported_counts(&answer);
         report_counts("The server's validation", reported.as_ref(), &planned);
         if let Some(signal) = self.signals.received() {
@@ -427,8 +430,7 @@ impl Session<'_> {
         self.lock
             .check_alive()
             .context("the state lock was lost before the real request")?;
-        let request = OrganizationRequest::from_desired(&org, limits, false);
-        drop(org);
+        request.settings.validate_only = Some(false);
         output::print_stderr(&format!("Applying{of} (validateOnly: false)…\n"));
         let answer = match self.send(runtime, client, &request, Phase::Commit) {
             Sent::Done(Ok(answer)) => answer,
