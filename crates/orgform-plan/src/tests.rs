@@ -85,13 +85,7 @@ fn check(name: &str, case: &str) -> Plan {
 }
 
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-plan", name, text);
 }
 
 /// A spec from YAML: `settings` keys not given take the API's defaults.
@@ -1326,7 +1320,11 @@ fn colour_marks_actions_and_blocks_only_when_asked() {
         colored.contains("\x1b[32m+\x1b[0m user \"U1\""),
         "{colored}"
     );
-    assert!(colored.contains("\x1b[1;31mBLOCKED:\x1b[0m"), "{colored}");
+    // The palette's DANGER: anstyle writes bold and red as two sequences.
+    assert!(
+        colored.contains("\x1b[1m\x1b[31mBLOCKED:\x1b[0m"),
+        "{colored}"
+    );
     assert!(!render::text(&p, &TextOptions { color: false }).contains('\x1b'));
 }
 
@@ -1377,14 +1375,8 @@ fn a_saved_plan_round_trips_and_verifies_against_the_same_state() {
     let (spec, org, p) = saved_fixture();
     let saved = SavedPlan::new(&p, &spec, Some("https://org.example.com/v1/organization"));
     let json = serde_json::to_string_pretty(&saved).unwrap();
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-        filters => vec![(r#""toolVersion": "[^"]*""#, r#""toolVersion": "[version]""#)],
-    }, {
-        insta::assert_snapshot!("saved_plan_file", json);
-    });
+    // The tool version is one of the kit's common filters.
+    orgform_testkit::assert_snapshot!("orgform-plan", "saved_plan_file", &json);
     let read: SavedPlan = serde_json::from_str(&json).unwrap();
     assert_eq!(read, saved);
     assert_eq!(
@@ -1473,14 +1465,12 @@ fn a_saved_plan_is_refused_when_stale_foreign_altered_or_forced_differently() {
         "{err}"
     );
 
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-        filters => vec![(r"sha256:[0-9a-f]{64}", "sha256:[digest]")],
-    }, {
-        insta::assert_snapshot!("saved_plan_errors", errors.join("\n"));
-    });
+    orgform_testkit::assert_snapshot!(
+        "orgform-plan",
+        "saved_plan_errors",
+        errors.join("\n"),
+        &[orgform_testkit::DIGEST_FILTER]
+    );
 }
 
 // ------------------------------------------------------ generated cases
