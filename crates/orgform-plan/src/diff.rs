@@ -430,11 +430,17 @@ mod tests {
         lines.join("\n")
     }
 
-    #[test]
-    fn one_changed_field_is_one_changed_line() {
+    /// Three users, and the same with the first one's email changed.
+    fn one_email_changed() -> (EffectiveOrg, EffectiveOrg) {
         let before = users(3);
         let mut after = before.clone();
         after.users.get_mut("E000001").unwrap().email = "new@example.com".into();
+        (before, after)
+    }
+
+    #[test]
+    fn one_changed_field_is_one_changed_line() {
+        let (before, after) = one_email_changed();
         let d = unified(&before, &after, ("a", "b"), &DiffOptions::default());
         let changed: Vec<&str> = d
             .lines()
@@ -453,9 +459,7 @@ mod tests {
 
     #[test]
     fn colour_uses_the_palette_only_when_asked() {
-        let before = users(3);
-        let mut after = before.clone();
-        after.users.get_mut("E000001").unwrap().email = "new@example.com".into();
+        let (before, after) = one_email_changed();
         let options = DiffOptions {
             color: true,
             ..DiffOptions::default()

@@ -151,19 +151,9 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         }
     }
     if !doc.warnings.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n{}",
-            palette::paint(p.color, palette::WARNING, "Warnings:")
-        );
-        for w in &doc.warnings {
-            let _ = writeln!(
-                out,
-                "  - [{}] {}",
-                palette::paint(p.color, palette::WARNING, w.code.as_str()),
-                clean(&w.message)
-            );
-        }
+        let warnings = doc.warnings.iter().map(|w| (w.code.as_str(), &*w.message));
+        let paint = |t: &str| palette::paint(p.color, palette::WARNING, t);
+        write_coded(&mut out, paint, "Warnings:", warnings);
     }
     if doc.forced {
         let _ = writeln!(
@@ -173,25 +163,29 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         );
     }
     if doc.blocked {
-        let _ = writeln!(
-            out,
-            "\n{}",
-            palette::paint(
-                p.color,
-                palette::DANGER,
-                "Error: this plan is blocked; apply will refuse it:"
-            )
-        );
-        for r in &doc.blocked_reasons {
-            let _ = writeln!(
-                out,
-                "  - [{}] {}",
-                palette::paint(p.color, palette::DANGER, r.code.as_str()),
-                clean(&r.message)
-            );
-        }
+        let reasons = doc
+            .blocked_reasons
+            .iter()
+            .map(|r| (r.code.as_str(), &*r.message));
+        let heading = "Error: this plan is blocked; apply will refuse it:";
+        let paint = |t: &str| palette::paint(p.color, palette::DANGER, t);
+        write_coded(&mut out, paint, heading, reasons);
     }
     out
+}
+
+/// A heading and its `  - [code] message` lines (the warnings, the blocked
+/// reasons), the heading and the codes drawn by `paint`.
+fn write_coded<'a>(
+    out: &mut String,
+    paint: impl Fn(&str) -> String,
+    heading: &str,
+    items: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    let _ = writeln!(out, "\n{}", paint(heading));
+    for (code, message) in items {
+        let _ = writeln!(out, "  - [{}] {}", paint(code), clean(message));
+    }
 }
 
 /// A plan of several requests: the headline, then each wave's counts.

@@ -27,32 +27,7 @@ const LINEAGE: &str = "0b5e4d9c-lineage";
 /// ```
 fn check(name: &str, case: &str) -> Plan {
     let case: Value = serde_yaml::from_str(case).expect("the case is YAML");
-    let mut org = effective(&case["base"]);
-    let mut serial = u64::from(!case["base"].is_null());
-    let befores: Vec<Value> = match &case["before"] {
-        Value::Null => Vec::new(),
-        Value::Array(specs) => specs.clone(),
-        one => vec![one.clone()],
-    };
-    for before in befores {
-        let spec = validated(&before);
-        let p = plan(
-            &spec,
-            Base {
-                lineage: (serial > 0).then_some(LINEAGE),
-                serial,
-                org: &org,
-            },
-            &PlanOptions::default(),
-        );
-        assert!(
-            !p.is_blocked(),
-            "a `before` spec of `{name}` is blocked:\n{}",
-            render::text(&p, &TextOptions::default())
-        );
-        org = p.effective_after().clone();
-        serial += 1;
-    }
+    let (org, serial) = applied_befores(name, &case);
     let options = PlanOptions {
         force: case["force"].as_bool().unwrap_or(false),
     };
@@ -82,6 +57,39 @@ fn check(name: &str, case: &str) -> Plan {
     }
     snapshot(name, &out);
     p
+}
+
+/// The state a case's `base` and `before` specs leave, and its serial:
+/// `base` is serial 1 when given, each `before` (which must not be
+/// blocked) one more.
+fn applied_befores(name: &str, case: &Value) -> (EffectiveOrg, u64) {
+    let mut org = effective(&case["base"]);
+    let mut serial = u64::from(!case["base"].is_null());
+    let befores: Vec<Value> = match &case["before"] {
+        Value::Null => Vec::new(),
+        Value::Array(specs) => specs.clone(),
+        one => vec![one.clone()],
+    };
+    for before in befores {
+        let spec = validated(&before);
+        let p = plan(
+            &spec,
+            Base {
+                lineage: (serial > 0).then_some(LINEAGE),
+                serial,
+                org: &org,
+            },
+            &PlanOptions::default(),
+        );
+        assert!(
+            !p.is_blocked(),
+            "a `before` spec of `{name}` is blocked:\n{}",
+            render::text(&p, &TextOptions::default())
+        );
+        org = p.effective_after().clone();
+        serial += 1;
+    }
+    (org, serial)
 }
 
 fn snapshot(name: &str, text: &str) {
@@ -1845,26 +1853,7 @@ show: [json]
 /// The state a case's `before` specs leave (for reviews that need it).
 fn effective_of_case(case: &str) -> EffectiveOrg {
     let case: Value = serde_yaml::from_str(case).expect("the case is YAML");
-    let mut org = effective(&case["base"]);
-    let befores: Vec<Value> = match &case["before"] {
-        Value::Null => Vec::new(),
-        Value::Array(specs) => specs.clone(),
-        one => vec![one.clone()],
-    };
-    for before in befores {
-        let spec = validated(&before);
-        let p = plan(
-            &spec,
-            Base {
-                lineage: None,
-                serial: 0,
-                org: &org,
-            },
-            &PlanOptions::default(),
-        );
-        org = p.effective_after().clone();
-    }
-    org
+    applied_befores("a review case", &case).0
 }
 
 #[test]

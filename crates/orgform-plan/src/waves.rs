@@ -892,8 +892,8 @@ pub(crate) fn data(
     data
 }
 
-/// `20000` as `20,000`.
-fn thousands(n: usize) -> String {
+/// `20000` as `20,000` (also the Markdown comment's numbers).
+pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
