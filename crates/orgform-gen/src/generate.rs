@@ -249,118 +249,214 @@ fn few(groups: usize) -> usize {
 }
 
 /// The next version of `org`: about 2% of the users changed, 1% removed,
-/// 1% added, and a few groups renamed, moved, removed and added.
+/// 1% added, and a few groups renamed, moved, removed and added. The steps
+/// draw from the seed's streams in a fixed order (the groups, then the
+/// users), so one seed always gives the same next org.
 pub(crate) fn next(org: &DesiredOrg, opts: &GenOptions) -> (DesiredOrg, NextStats) {
     let mut r = Rng::new(opts.seed).fork(10);
     let mut next = org.clone();
     let mut stats = NextStats::default();
     let groups = next.groups.get_or_insert_with(Vec::new);
     let users = next.users.get_or_insert_with(Vec::new);
+    let g = change_groups(groups, &mut r, &mut stats);
+    let mut changed = drop_removed_groups(users, &g.removed, g.replacement.as_deref());
+    let n = users.len();
+    remove_and_change_users(users, &mut changed, &g.added, &mut r, &mut stats);
+    add_users(users, groups, &g.added, n, opts, &mut stats);
+    (next, stats)
+}
 
-    // Groups. Only department groups (`G…`) change; the root and the
-    // employment types stay.
-    let index: BTreeMap<String, usize> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.external_id.clone(), i))
-        .collect();
-    let mut children: BTreeMap<&str, usize> = BTreeMap::new();
-    for g in groups.iter() {
-        if let Some(p) = g.parent.group() {
-            *children.entry(p).or_default() += 1;
+/// What the group step did that the user steps need.
+struct GroupChanges {
+    /// The externalIds of the removed groups.
+    removed: BTreeSet<String>,
+    /// The externalIds of the added groups, in the order added.
+    added: Vec<String>,
+    /// The first department group left: the team of a user whose only
+    /// department was removed.
+    replacement: Option<String>,
+}
+
+/// The department groups (`G…`) of an org, by index: all of them, the
+/// leaves, and those at most 3 levels deep (the parents a moved or added
+/// group may get).
+struct Departments {
+    index: BTreeMap<String, usize>,
+    dept: Vec<usize>,
+    leaves: Vec<usize>,
+    upper: Vec<usize>,
+}
+
+impl Departments {
+    fn of(groups: &[DesiredGroup]) -> Self {
+        let index: BTreeMap<String, usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.external_id.clone(), i))
+            .collect();
+        let mut children: BTreeMap<&str, usize> = BTreeMap::new();
+        for g in groups {
+            if let Some(p) = g.parent.group() {
+                *children.entry(p).or_default() += 1;
+            }
+        }
+        let depth = |id: &str| -> usize {
+            let mut d = 0;
+            let mut at = id;
+            while let Some(p) = index.get(at).and_then(|&i| groups[i].parent.group()) {
+                d += 1;
+                at = p;
+            }
+            d
+        };
+        let dept: Vec<usize> = (0..groups.len())
+            .filter(|&i| groups[i].external_id.starts_with('G'))
+            .collect();
+        let leaves: Vec<usize> = dept
+            .iter()
+            .copied()
+            .filter(|&i| !children.contains_key(groups[i].external_id.as_str()))
+            .collect();
+        let upper: Vec<usize> = dept
+            .iter()
+            .copied()
+            .filter(|&i| depth(&groups[i].external_id) <= 3)
+            .collect();
+        Departments {
+            index,
+            dept,
+            leaves,
+            upper,
         }
     }
-    let depth = |id: &str| -> usize {
-        let mut d = 0;
-        let mut at = id;
-        while let Some(p) = index.get(at).and_then(|&i| groups[i].parent.group()) {
-            d += 1;
-            at = p;
-        }
-        d
-    };
-    let dept: Vec<usize> = (0..groups.len())
-        .filter(|&i| groups[i].external_id.starts_with('G'))
-        .collect();
-    let leaves: Vec<usize> = dept
-        .iter()
-        .copied()
-        .filter(|&i| !children.contains_key(groups[i].external_id.as_str()))
-        .collect();
-    let upper: Vec<usize> = dept
-        .iter()
-        .copied()
-        .filter(|&i| depth(&groups[i].external_id) <= 3)
-        .collect();
-    let k = few(dept.len());
-    let mut touched: BTreeSet<usize> = BTreeSet::new();
-    let mut renamed = Vec::new();
-    let mut moved = Vec::new();
-    let mut removed = BTreeSet::new();
-    if !dept.is_empty() {
-        for _ in 0..k {
-            if let Some(i) = take(&dept, &mut r, &mut touched) {
-                renamed.push(i);
-            }
-        }
-        for _ in 0..k {
-            if let Some(i) = take(&leaves, &mut r, &mut touched) {
-                removed.insert(groups[i].external_id.clone());
-            }
-        }
-        if upper.len() > 2 * k + 1 {
-            for _ in 0..k {
-                if let Some(i) = take(&leaves, &mut r, &mut touched) {
-                    moved.push(i);
-                }
-            }
-        }
-    }
-    for &i in &renamed {
+}
+
+/// The groups picked for a change, each group at most once.
+#[derive(Default)]
+struct Picked {
+    renamed: Vec<usize>,
+    moved: Vec<usize>,
+    removed: BTreeSet<String>,
+}
+
+/// The group step: only department groups change (the root and the
+/// employment types stay): `k` renamed, `k` leaves removed, `k` leaves
+/// moved (when there are enough upper groups), `k` added under upper
+/// groups; the list sorted again.
+fn change_groups(
+    groups: &mut Vec<DesiredGroup>,
+    r: &mut Rng,
+    stats: &mut NextStats,
+) -> GroupChanges {
+    let d = Departments::of(groups);
+    let k = few(d.dept.len());
+    let picked = pick_groups(groups, &d, k, r);
+    for &i in &picked.renamed {
         groups[i].name = format!("{} (renamed)", groups[i].name);
     }
     // New parents: never a removed or moved group (no cycle, no orphan).
-    let parents: Vec<usize> = upper
+    let parents: Vec<usize> = d
+        .upper
         .iter()
         .copied()
-        .filter(|i| !moved.contains(i) && !removed.contains(&groups[*i].external_id))
+        .filter(|i| !picked.moved.contains(i) && !picked.removed.contains(&groups[*i].external_id))
         .collect();
-    for &i in &moved {
-        let old = groups[i].parent.clone();
-        for _ in 0..64 {
-            let p = groups[*r.pick(&parents)].external_id.clone();
-            if ParentRef::Group(p.clone()) != old {
-                groups[i].parent = ParentRef::Group(p);
-                break;
-            }
-        }
-    }
-    stats.groups_renamed = renamed.len();
-    stats.groups_moved = moved.len();
-    stats.groups_removed = removed.len();
-    let mut first_new_group = dept.len() + 1;
-    while index.contains_key(&group_id(first_new_group)) {
-        first_new_group += 1;
-    }
-    let mut added_groups = Vec::new();
-    if !parents.is_empty() {
-        for n in first_new_group..first_new_group + k {
-            let id = group_id(n);
-            let mut g = DesiredGroup::new(&id, &format!("New team {n}"));
-            g.parent = ParentRef::Group(groups[*r.pick(&parents)].external_id.clone());
-            added_groups.push(id);
-            groups.push(g);
-        }
-    }
-    stats.groups_added = added_groups.len();
+    move_groups(groups, &picked.moved, &parents, r);
+    stats.groups_renamed = picked.renamed.len();
+    stats.groups_moved = picked.moved.len();
+    stats.groups_removed = picked.removed.len();
+    let added = add_groups(groups, &d, k, &parents, r);
+    stats.groups_added = added.len();
+    let removed = picked.removed;
     groups.retain(|g| !removed.contains(&g.external_id));
     groups.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     let replacement = groups
         .iter()
         .find(|g| g.external_id.starts_with('G'))
         .map(|g| g.external_id.clone());
+    GroupChanges {
+        removed,
+        added,
+        replacement,
+    }
+}
 
-    // Users: drop references to removed groups (those users change).
+/// Picks the groups to rename, remove and move, in that order.
+fn pick_groups(groups: &[DesiredGroup], d: &Departments, k: usize, r: &mut Rng) -> Picked {
+    let mut picked = Picked::default();
+    if d.dept.is_empty() {
+        return picked;
+    }
+    let mut touched: BTreeSet<usize> = BTreeSet::new();
+    for _ in 0..k {
+        if let Some(i) = take(&d.dept, r, &mut touched) {
+            picked.renamed.push(i);
+        }
+    }
+    for _ in 0..k {
+        if let Some(i) = take(&d.leaves, r, &mut touched) {
+            picked.removed.insert(groups[i].external_id.clone());
+        }
+    }
+    if d.upper.len() > 2 * k + 1 {
+        for _ in 0..k {
+            if let Some(i) = take(&d.leaves, r, &mut touched) {
+                picked.moved.push(i);
+            }
+        }
+    }
+    picked
+}
+
+/// Gives each of `moved` another parent among `parents` (64 tries).
+fn move_groups(groups: &mut [DesiredGroup], moved: &[usize], parents: &[usize], r: &mut Rng) {
+    for &i in moved {
+        let old = groups[i].parent.clone();
+        for _ in 0..64 {
+            let p = groups[*r.pick(parents)].external_id.clone();
+            if ParentRef::Group(p.clone()) != old {
+                groups[i].parent = ParentRef::Group(p);
+                break;
+            }
+        }
+    }
+}
+
+/// Adds `k` groups (`New team N`, numbered after the existing ones) under
+/// random `parents`; returns their externalIds. None without parents.
+fn add_groups(
+    groups: &mut Vec<DesiredGroup>,
+    d: &Departments,
+    k: usize,
+    parents: &[usize],
+    r: &mut Rng,
+) -> Vec<String> {
+    let mut first_new_group = d.dept.len() + 1;
+    while d.index.contains_key(&group_id(first_new_group)) {
+        first_new_group += 1;
+    }
+    let mut added = Vec::new();
+    if parents.is_empty() {
+        return added;
+    }
+    for n in first_new_group..first_new_group + k {
+        let id = group_id(n);
+        let mut g = DesiredGroup::new(&id, &format!("New team {n}"));
+        g.parent = ParentRef::Group(groups[*r.pick(parents)].external_id.clone());
+        added.push(id);
+        groups.push(g);
+    }
+    added
+}
+
+/// Drops the users' references to removed groups (those users change); a
+/// user left with an empty `memberOf` joins `replacement`. Returns the
+/// indexes of the changed users.
+fn drop_removed_groups(
+    users: &mut [DesiredUser],
+    removed: &BTreeSet<String>,
+    replacement: Option<&str>,
+) -> BTreeSet<usize> {
     let mut changed: BTreeSet<usize> = BTreeSet::new();
     for (i, u) in users.iter_mut().enumerate() {
         let a = &mut u.access_info;
@@ -380,14 +476,23 @@ pub(crate) fn next(org: &DesiredOrg, opts: &GenOptions) -> (DesiredOrg, NextStat
             }
         }
         if a.member_of.as_ref().is_some_and(BTreeSet::is_empty)
-            && let Some(g) = &replacement
+            && let Some(g) = replacement
         {
-            a.member_of = Some(BTreeSet::from([g.clone()]));
+            a.member_of = Some(BTreeSet::from([g.to_owned()]));
         }
     }
+    changed
+}
 
-    // About 1% removed and 2% changed, never the first user (the
-    // guaranteed administrator).
+/// About 1% of the users removed and 2% changed (counting those `changed`
+/// already), never the first user (the guaranteed administrator).
+fn remove_and_change_users(
+    users: &mut Vec<DesiredUser>,
+    changed: &mut BTreeSet<usize>,
+    added_groups: &[String],
+    r: &mut Rng,
+    stats: &mut NextStats,
+) {
     let n = users.len();
     let target_removed = n / 100;
     let target_changed = n / 50;
@@ -405,7 +510,7 @@ pub(crate) fn next(org: &DesiredOrg, opts: &GenOptions) -> (DesiredOrg, NextStat
         guard += 1;
         let i = r.below(n);
         if i != 0 && !removed_users.contains(&i) && changed.insert(i) {
-            change_user(&mut users[i], i + 1, &added_groups, &mut r);
+            change_user(&mut users[i], i + 1, added_groups, r);
         }
     }
     stats.users_changed = changed.len();
@@ -416,8 +521,18 @@ pub(crate) fn next(org: &DesiredOrg, opts: &GenOptions) -> (DesiredOrg, NextStat
         i += 1;
         keep
     });
+}
 
-    // About 1% added, some of them in the new groups.
+/// About 1% of `n` users added (numbered after them), every third in one
+/// of the new groups; the list sorted again.
+fn add_users(
+    users: &mut Vec<DesiredUser>,
+    groups: &[DesiredGroup],
+    added_groups: &[String],
+    n: usize,
+    opts: &GenOptions,
+    stats: &mut NextStats,
+) {
     let units: Vec<&str> = groups
         .iter()
         .filter(|g| g.external_id.starts_with('G'))
@@ -440,7 +555,6 @@ pub(crate) fn next(org: &DesiredOrg, opts: &GenOptions) -> (DesiredOrg, NextStat
     stats.users_added = new_users.len();
     users.extend(new_users);
     users.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-    (next, stats)
 }
 
 /// Replaces the user's department (the first `G…` group of `memberOf`)

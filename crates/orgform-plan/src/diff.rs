@@ -34,6 +34,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
+use orgform_model::palette;
 use orgform_model::{AccessList, EffGroup, EffUser, EffectiveOrg};
 use similar::{Algorithm, DiffTag};
 
@@ -46,7 +47,8 @@ use crate::review::Review;
 pub struct DiffOptions {
     /// Unchanged lines shown around each change.
     pub context: usize,
-    /// ANSI colours (the caller decides).
+    /// ANSI colours (the caller decides), from [`orgform_model::palette`]:
+    /// file names `EMPHASIS`, `@@` lines `NOTE`, `-` `REMOVED`, `+` `ADDED`.
     pub color: bool,
 }
 
@@ -115,9 +117,17 @@ pub fn unified(
     }
     let mut out = String::with_capacity(h.out.len() + 64);
     let (old, new) = names;
-    out.push_str(&h.paint(BOLD, &format!("--- {}", clean(old))));
+    out.push_str(&palette::paint(
+        h.color,
+        palette::EMPHASIS,
+        &format!("--- {}", clean(old)),
+    ));
     out.push('\n');
-    out.push_str(&h.paint(BOLD, &format!("+++ {}", clean(new))));
+    out.push_str(&palette::paint(
+        h.color,
+        palette::EMPHASIS,
+        &format!("+++ {}", clean(new)),
+    ));
     out.push('\n');
     out.push_str(&h.out);
     out
@@ -214,12 +224,6 @@ pub(crate) fn user_block(u: &EffUser, protected: bool) -> Vec<String> {
     lines
 }
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const CYAN: &str = "\x1b[36m";
-
 struct Hunk {
     old_start: usize,
     new_start: usize,
@@ -249,14 +253,6 @@ struct Hunks {
 }
 
 impl Hunks {
-    fn paint(&self, style: &str, text: &str) -> String {
-        if self.color {
-            format!("{style}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
-    }
-
     fn record(&mut self, old: Option<Vec<String>>, new: Option<Vec<String>>) {
         if let Some(header) = new.as_ref().or(old.as_ref()).and_then(|l| l.first()) {
             self.section = header.trim_end_matches(':').to_owned();
@@ -355,13 +351,13 @@ impl Hunks {
             range(h.old_start, h.old_len),
             range(h.new_start, h.new_len)
         );
-        let header = self.paint(CYAN, &header);
+        let header = palette::paint(self.color, palette::NOTE, &header);
         let _ = writeln!(self.out, "{header} {}", h.section);
         for (tag, line) in h.lines {
             let text = format!("{tag}{line}");
             let text = match tag {
-                '-' => self.paint(RED, &text),
-                '+' => self.paint(GREEN, &text),
+                '-' => palette::paint(self.color, palette::REMOVED, &text),
+                '+' => palette::paint(self.color, palette::ADDED, &text),
                 _ => text,
             };
             self.out.push_str(&text);
@@ -434,11 +430,17 @@ mod tests {
         lines.join("\n")
     }
 
-    #[test]
-    fn one_changed_field_is_one_changed_line() {
+    /// Three users, and the same with the first one's email changed.
+    fn one_email_changed() -> (EffectiveOrg, EffectiveOrg) {
         let before = users(3);
         let mut after = before.clone();
         after.users.get_mut("E000001").unwrap().email = "new@example.com".into();
+        (before, after)
+    }
+
+    #[test]
+    fn one_changed_field_is_one_changed_line() {
+        let (before, after) = one_email_changed();
         let d = unified(&before, &after, ("a", "b"), &DiffOptions::default());
         let changed: Vec<&str> = d
             .lines()
@@ -453,6 +455,27 @@ mod tests {
             ]
         );
         assert_eq!(apply(&document(&before), &d), document(&after));
+    }
+
+    #[test]
+    fn colour_uses_the_palette_only_when_asked() {
+        let (before, after) = one_email_changed();
+        let options = DiffOptions {
+            color: true,
+            ..DiffOptions::default()
+        };
+        let colored = unified(&before, &after, ("a", "b"), &options);
+        let lines: Vec<&str> = colored.lines().collect();
+        assert_eq!(lines[0], "\x1b[1m--- a\x1b[0m", "{colored}");
+        assert_eq!(lines[1], "\x1b[1m+++ b\x1b[0m", "{colored}");
+        assert!(lines[2].starts_with("\x1b[36m@@ -"), "{colored}");
+        assert!(
+            lines.contains(&"\x1b[31m-  email: \"p1@example.com\"\x1b[0m")
+                && lines.contains(&"\x1b[32m+  email: \"new@example.com\"\x1b[0m"),
+            "{colored}"
+        );
+        let plain = unified(&before, &after, ("a", "b"), &DiffOptions::default());
+        assert!(!plain.contains('\x1b'), "{plain}");
     }
 
     #[test]

@@ -57,6 +57,7 @@ use crate::escape::{code, md, md_message};
 use crate::graph::{self, GroupGraph};
 use crate::report::{self, Deletion};
 use crate::review::Review;
+use crate::waves::thousands;
 
 /// The hidden marker that opens every comment (see the module docs).
 pub const MARKER: &str = "<!-- orgform-plan -->";
@@ -195,19 +196,6 @@ impl Writer {
         }
         self.push(text);
     }
-}
-
-/// `12345` as `12,345`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

@@ -3,7 +3,10 @@
 //!
 //! Both take the plan's document ([`PlanDoc`]), so a saved plan renders the
 //! same way without the state ([`text_doc`], [`json_doc`]). Neither reads
-//! the terminal or the environment: the caller decides on colour.
+//! the terminal or the environment: the caller decides on colour, and the
+//! colours are those of [`orgform_model::palette`] (create `ADDED`, update
+//! `CHANGED`, delete `REMOVED`, headings `EMPHASIS`, warnings `WARNING`, a
+//! block or an exceeded limit `DANGER`), as in the diagnostics and the diff.
 //!
 //! Text output escapes every control and bidirectional-override character
 //! of the data (`\u{1b}`), so a name in a spec can neither colour nor
@@ -11,7 +14,7 @@
 
 use std::fmt::Write as _;
 
-use orgform_model::{AccessList, EffGroup, EffUser, Kind};
+use orgform_model::{AccessList, EffGroup, EffUser, Kind, palette};
 use serde_json::Value;
 
 use crate::Plan;
@@ -44,33 +47,18 @@ pub fn json_doc(doc: &PlanDoc) -> String {
     out
 }
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD_RED: &str = "\x1b[1;31m";
-
 struct Painter {
     color: bool,
 }
 
 impl Painter {
-    fn paint(&self, style: &str, text: &str) -> String {
-        if self.color {
-            format!("{style}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
-    }
-
     fn action(&self, action: Action, text: &str) -> String {
         let style = match action {
-            Action::Create => GREEN,
-            Action::Update => YELLOW,
-            Action::Delete => RED,
+            Action::Create => palette::ADDED,
+            Action::Update => palette::CHANGED,
+            Action::Delete => palette::REMOVED,
         };
-        self.paint(style, text)
+        palette::paint(self.color, style, text)
     }
 }
 
@@ -98,7 +86,7 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         let _ = writeln!(
             out,
             "{} apply will refuse this plan ({n} reason{} at the end).\n",
-            p.paint(BOLD_RED, "BLOCKED:"),
+            palette::paint(p.color, palette::DANGER, "BLOCKED:"),
             if n == 1 { "" } else { "s" }
         );
     }
@@ -107,7 +95,7 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         let _ = writeln!(
             out,
             "{} The organization matches the spec ({} user{} and {} group{} unchanged).",
-            p.paint(BOLD, "No changes."),
+            palette::paint(p.color, palette::EMPHASIS, "No changes."),
             s.users.unchanged,
             plural(s.users.unchanged),
             s.groups.unchanged,
@@ -132,7 +120,7 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         let _ = writeln!(
             out,
             "\n{} {} to create, {} to update, {} to delete (users: {}; groups: {}).",
-            p.paint(BOLD, "Plan:"),
+            palette::paint(p.color, palette::EMPHASIS, "Plan:"),
             t.create,
             t.update,
             t.delete,
@@ -151,7 +139,7 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
             let flag = if l.ok {
                 String::new()
             } else {
-                format!("  {}", p.paint(BOLD_RED, "EXCEEDED"))
+                format!("  {}", palette::paint(p.color, palette::DANGER, "EXCEEDED"))
             };
             let _ = writeln!(
                 out,
@@ -163,15 +151,9 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         }
     }
     if !doc.warnings.is_empty() {
-        let _ = writeln!(out, "\n{}", p.paint(YELLOW, "Warnings:"));
-        for w in &doc.warnings {
-            let _ = writeln!(
-                out,
-                "  - [{}] {}",
-                p.paint(YELLOW, w.code.as_str()),
-                clean(&w.message)
-            );
-        }
+        let warnings = doc.warnings.iter().map(|w| (w.code.as_str(), &*w.message));
+        let paint = |t: &str| palette::paint(p.color, palette::WARNING, t);
+        write_coded(&mut out, paint, "Warnings:", warnings);
     }
     if doc.forced {
         let _ = writeln!(
@@ -181,24 +163,29 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         );
     }
     if doc.blocked {
-        let _ = writeln!(
-            out,
-            "\n{}",
-            p.paint(
-                BOLD_RED,
-                "Error: this plan is blocked; apply will refuse it:"
-            )
-        );
-        for r in &doc.blocked_reasons {
-            let _ = writeln!(
-                out,
-                "  - [{}] {}",
-                p.paint(BOLD_RED, r.code.as_str()),
-                clean(&r.message)
-            );
-        }
+        let reasons = doc
+            .blocked_reasons
+            .iter()
+            .map(|r| (r.code.as_str(), &*r.message));
+        let heading = "Error: this plan is blocked; apply will refuse it:";
+        let paint = |t: &str| palette::paint(p.color, palette::DANGER, t);
+        write_coded(&mut out, paint, heading, reasons);
     }
     out
+}
+
+/// A heading and its `  - [code] message` lines (the warnings, the blocked
+/// reasons), the heading and the codes drawn by `paint`.
+fn write_coded<'a>(
+    out: &mut String,
+    paint: impl Fn(&str) -> String,
+    heading: &str,
+    items: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    let _ = writeln!(out, "\n{}", paint(heading));
+    for (code, message) in items {
+        let _ = writeln!(out, "  - [{}] {}", paint(code), clean(message));
+    }
 }
 
 /// A plan of several requests: the headline, then each wave's counts.

@@ -27,32 +27,7 @@ const LINEAGE: &str = "0b5e4d9c-lineage";
 /// ```
 fn check(name: &str, case: &str) -> Plan {
     let case: Value = serde_yaml::from_str(case).expect("the case is YAML");
-    let mut org = effective(&case["base"]);
-    let mut serial = u64::from(!case["base"].is_null());
-    let befores: Vec<Value> = match &case["before"] {
-        Value::Null => Vec::new(),
-        Value::Array(specs) => specs.clone(),
-        one => vec![one.clone()],
-    };
-    for before in befores {
-        let spec = validated(&before);
-        let p = plan(
-            &spec,
-            Base {
-                lineage: (serial > 0).then_some(LINEAGE),
-                serial,
-                org: &org,
-            },
-            &PlanOptions::default(),
-        );
-        assert!(
-            !p.is_blocked(),
-            "a `before` spec of `{name}` is blocked:\n{}",
-            render::text(&p, &TextOptions::default())
-        );
-        org = p.effective_after().clone();
-        serial += 1;
-    }
+    let (org, serial) = applied_befores(name, &case);
     let options = PlanOptions {
         force: case["force"].as_bool().unwrap_or(false),
     };
@@ -84,14 +59,41 @@ fn check(name: &str, case: &str) -> Plan {
     p
 }
 
+/// The state a case's `base` and `before` specs leave, and its serial:
+/// `base` is serial 1 when given, each `before` (which must not be
+/// blocked) one more.
+fn applied_befores(name: &str, case: &Value) -> (EffectiveOrg, u64) {
+    let mut org = effective(&case["base"]);
+    let mut serial = u64::from(!case["base"].is_null());
+    let befores: Vec<Value> = match &case["before"] {
+        Value::Null => Vec::new(),
+        Value::Array(specs) => specs.clone(),
+        one => vec![one.clone()],
+    };
+    for before in befores {
+        let spec = validated(&before);
+        let p = plan(
+            &spec,
+            Base {
+                lineage: (serial > 0).then_some(LINEAGE),
+                serial,
+                org: &org,
+            },
+            &PlanOptions::default(),
+        );
+        assert!(
+            !p.is_blocked(),
+            "a `before` spec of `{name}` is blocked:\n{}",
+            render::text(&p, &TextOptions::default())
+        );
+        org = p.effective_after().clone();
+        serial += 1;
+    }
+    (org, serial)
+}
+
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-plan", name, text);
 }
 
 /// A spec from YAML: `settings` keys not given take the API's defaults.
@@ -1326,7 +1328,11 @@ fn colour_marks_actions_and_blocks_only_when_asked() {
         colored.contains("\x1b[32m+\x1b[0m user \"U1\""),
         "{colored}"
     );
-    assert!(colored.contains("\x1b[1;31mBLOCKED:\x1b[0m"), "{colored}");
+    // The palette's DANGER: anstyle writes bold and red as two sequences.
+    assert!(
+        colored.contains("\x1b[1m\x1b[31mBLOCKED:\x1b[0m"),
+        "{colored}"
+    );
     assert!(!render::text(&p, &TextOptions { color: false }).contains('\x1b'));
 }
 
@@ -1377,14 +1383,8 @@ fn a_saved_plan_round_trips_and_verifies_against_the_same_state() {
     let (spec, org, p) = saved_fixture();
     let saved = SavedPlan::new(&p, &spec, Some("https://org.example.com/v1/organization"));
     let json = serde_json::to_string_pretty(&saved).unwrap();
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-        filters => vec![(r#""toolVersion": "[^"]*""#, r#""toolVersion": "[version]""#)],
-    }, {
-        insta::assert_snapshot!("saved_plan_file", json);
-    });
+    // The tool version is one of the kit's common filters.
+    orgform_testkit::assert_snapshot!("orgform-plan", "saved_plan_file", &json);
     let read: SavedPlan = serde_json::from_str(&json).unwrap();
     assert_eq!(read, saved);
     assert_eq!(
@@ -1473,14 +1473,12 @@ fn a_saved_plan_is_refused_when_stale_foreign_altered_or_forced_differently() {
         "{err}"
     );
 
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-plan"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-        filters => vec![(r"sha256:[0-9a-f]{64}", "sha256:[digest]")],
-    }, {
-        insta::assert_snapshot!("saved_plan_errors", errors.join("\n"));
-    });
+    orgform_testkit::assert_snapshot!(
+        "orgform-plan",
+        "saved_plan_errors",
+        errors.join("\n"),
+        &[orgform_testkit::DIGEST_FILTER]
+    );
 }
 
 // ------------------------------------------------------ generated cases
@@ -1855,26 +1853,7 @@ show: [json]
 /// The state a case's `before` specs leave (for reviews that need it).
 fn effective_of_case(case: &str) -> EffectiveOrg {
     let case: Value = serde_yaml::from_str(case).expect("the case is YAML");
-    let mut org = effective(&case["base"]);
-    let befores: Vec<Value> = match &case["before"] {
-        Value::Null => Vec::new(),
-        Value::Array(specs) => specs.clone(),
-        one => vec![one.clone()],
-    };
-    for before in befores {
-        let spec = validated(&before);
-        let p = plan(
-            &spec,
-            Base {
-                lineage: None,
-                serial: 0,
-                org: &org,
-            },
-            &PlanOptions::default(),
-        );
-        org = p.effective_after().clone();
-    }
-    org
+    applied_befores("a review case", &case).0
 }
 
 #[test]

@@ -629,66 +629,15 @@ impl WaveData {
             attributes: org.attributes.clone(),
             external_groups: org.external_groups.clone(),
             safety: org.safety,
-            groups: org.groups.as_ref().map(|gs| self.request_groups(gs, k)),
-            users: org
-                .users
-                .as_ref()
-                .map(|us| self.request_users(us, after, k)),
+            groups: org.groups.as_ref().map(|gs| {
+                request_records(gs, &self.groups, &self.old_groups, k, DesiredGroup::clone)
+            }),
+            users: org.users.as_ref().map(|us| {
+                request_records(us, &self.users, &self.old_users, k, |u| {
+                    self.due_user(u, after, k)
+                })
+            }),
         }
-    }
-
-    fn request_groups(&self, groups: &[DesiredGroup], k: usize) -> Vec<DesiredGroup> {
-        let mut out = Vec::with_capacity(groups.len());
-        for g in groups {
-            match self.groups.get(&g.external_id) {
-                Some((Action::Create, w)) if *w > k => {}
-                Some((Action::Update, w)) if *w > k => match self.old_groups.get(&g.external_id) {
-                    Some(old) => out.push(state_group(g, old)),
-                    None => out.push(g.clone()),
-                },
-                _ => out.push(g.clone()),
-            }
-        }
-        for (id, (action, w)) in &self.groups {
-            if *action == Action::Delete
-                && *w > k
-                && let Some(old) = self.old_groups.get(id)
-            {
-                out.push(full_group(old));
-            }
-        }
-        out.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-        out
-    }
-
-    fn request_users(
-        &self,
-        users: &[DesiredUser],
-        after: &EffectiveOrg,
-        k: usize,
-    ) -> Vec<DesiredUser> {
-        let mut out = Vec::with_capacity(users.len());
-        for u in users {
-            match self.users.get(&u.external_id) {
-                Some((Action::Create, w)) if *w > k => {}
-                Some((Action::Update, w)) if *w > k => match self.old_users.get(&u.external_id) {
-                    Some(old) => out.push(state_user(u, old)),
-                    None => out.push(u.clone()),
-                },
-                Some((Action::Update, _)) => out.push(self.due_user(u, after, k)),
-                _ => out.push(u.clone()),
-            }
-        }
-        for (id, (action, w)) in &self.users {
-            if *action == Action::Delete
-                && *w > k
-                && let Some(old) = self.old_users.get(id)
-            {
-                out.push(full_user(old));
-            }
-        }
-        out.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-        out
     }
 
     /// An updated user, due by wave `k`: as the spec has it, plus the final
@@ -723,20 +672,7 @@ impl WaveData {
         if k + 1 >= self.waves.len() {
             return org;
         }
-        for (id, (action, w)) in &self.users {
-            if *w <= k {
-                continue;
-            }
-            match (action, self.old_users.get(id)) {
-                (Action::Create, _) => {
-                    org.users.remove(id);
-                }
-                (_, Some(old)) => {
-                    org.users.insert(id.clone(), old.clone());
-                }
-                (_, None) => {}
-            }
-        }
+        undo_later(&mut org.users, &self.users, &self.old_users, k);
         // With `users` omitted, a user loses the groups deleted so far.
         let gone = |g: &str| matches!(self.groups.get(g), Some((Action::Delete, w)) if *w <= k);
         for (id, old) in &self.old_users {
@@ -749,24 +685,110 @@ impl WaveData {
             }
             org.users.insert(id.clone(), u);
         }
-        for (id, (action, w)) in &self.groups {
-            if *w <= k {
-                continue;
-            }
-            match (action, self.old_groups.get(id)) {
-                (Action::Create, _) => {
-                    org.groups.remove(id);
-                }
-                (_, Some(old)) => {
-                    org.groups.insert(id.clone(), old.clone());
-                }
-                (_, None) => {}
-            }
-        }
+        undo_later(&mut org.groups, &self.groups, &self.old_groups, k);
         let (users, groups) = (&org.users, &org.groups);
         org.protected.users.retain(|id| users.contains_key(id));
         org.protected.groups.retain(|id| groups.contains_key(id));
         org
+    }
+}
+
+/// A desired record a wave's request carries, and how it is sent while
+/// its change is due in a later wave.
+trait Pending: Clone {
+    /// Its effective record in the state.
+    type Old;
+    fn id(&self) -> &str;
+    /// Updated by a later wave: as the state has it.
+    fn as_state(&self, old: &Self::Old) -> Self;
+    /// Deleted by a later wave: the state's record in full.
+    fn full(old: &Self::Old) -> Self;
+}
+
+impl Pending for DesiredGroup {
+    type Old = EffGroup;
+    fn id(&self) -> &str {
+        &self.external_id
+    }
+    fn as_state(&self, old: &EffGroup) -> Self {
+        state_group(self, old)
+    }
+    fn full(old: &EffGroup) -> Self {
+        full_group(old)
+    }
+}
+
+impl Pending for DesiredUser {
+    type Old = EffUser;
+    fn id(&self) -> &str {
+        &self.external_id
+    }
+    fn as_state(&self, old: &EffUser) -> Self {
+        state_user(self, old)
+    }
+    fn full(old: &EffUser) -> Self {
+        full_user(old)
+    }
+}
+
+/// The records of one kind in wave `k`'s request, sorted by externalId: a
+/// record created by a later wave is left out, one updated later is sent
+/// as the state has it, one deleted later is sent in full (so nothing is
+/// deleted early); one updated by wave `k` is sent as `due` gives it,
+/// every other as the spec has it.
+fn request_records<R: Pending>(
+    records: &[R],
+    planned: &BTreeMap<String, (Action, usize)>,
+    old: &BTreeMap<String, R::Old>,
+    k: usize,
+    due: impl Fn(&R) -> R,
+) -> Vec<R> {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        match planned.get(r.id()) {
+            Some((Action::Create, w)) if *w > k => {}
+            Some((Action::Update, w)) if *w > k => match old.get(r.id()) {
+                Some(o) => out.push(r.as_state(o)),
+                None => out.push(r.clone()),
+            },
+            Some((Action::Update, _)) => out.push(due(r)),
+            _ => out.push(r.clone()),
+        }
+    }
+    for (id, (action, w)) in planned {
+        if *action == Action::Delete
+            && *w > k
+            && let Some(o) = old.get(id)
+        {
+            out.push(R::full(o));
+        }
+    }
+    out.sort_by(|a, b| a.id().cmp(b.id()));
+    out
+}
+
+/// Undoes in `records` the changes of the waves after `k`: a record
+/// created later is removed, one updated or deleted later gets the state's
+/// value back.
+fn undo_later<T: Clone>(
+    records: &mut BTreeMap<String, T>,
+    planned: &BTreeMap<String, (Action, usize)>,
+    old: &BTreeMap<String, T>,
+    k: usize,
+) {
+    for (id, (action, w)) in planned {
+        if *w <= k {
+            continue;
+        }
+        match (action, old.get(id)) {
+            (Action::Create, _) => {
+                records.remove(id);
+            }
+            (_, Some(o)) => {
+                records.insert(id.clone(), o.clone());
+            }
+            (_, None) => {}
+        }
     }
 }
 
@@ -892,8 +914,8 @@ pub(crate) fn data(
     data
 }
 
-/// `20000` as `20,000`.
-fn thousands(n: usize) -> String {
+/// `20000` as `20,000` (also the Markdown comment's numbers).
+pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

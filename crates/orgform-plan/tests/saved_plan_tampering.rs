@@ -39,6 +39,18 @@ fn base(state: &EffectiveOrg) -> Base<'_> {
     }
 }
 
+/// `json` with its plan digest recomputed, read back as a saved plan
+/// that agrees with itself (what a careful editor leaves).
+fn resealed(mut json: Value) -> SavedPlan {
+    let doc: PlanDoc = serde_json::from_value(json["plan"].clone()).expect("a plan document");
+    json["planDigest"] = Value::from(doc.digest());
+    let saved: SavedPlan = serde_json::from_value(json).expect("a saved plan");
+    saved
+        .check_integrity()
+        .expect("the edited file agrees with itself");
+    saved
+}
+
 /// Saves the plan, lets `edit` change the file's JSON, recomputes every
 /// digest so the file agrees with itself, and applies the checks `apply
 /// PLANFILE` makes.
@@ -54,12 +66,7 @@ fn tamper(edit: impl Fn(&mut Value)) -> Result<(), SavedPlanError> {
     let spec_digest = orgform_spec::digest_of(&org);
     json["specDigest"] = Value::from(spec_digest.clone());
     json["plan"]["specDigest"] = Value::from(spec_digest);
-    let doc: PlanDoc = serde_json::from_value(json["plan"].clone()).expect("a plan document");
-    json["planDigest"] = Value::from(doc.digest());
-    let saved: SavedPlan = serde_json::from_value(json).expect("a saved plan");
-    saved
-        .check_integrity()
-        .expect("the edited file agrees with itself");
+    let saved = resealed(json);
 
     // What apply and show do next: the one check (state, validation, replan, verify).
     saved.replan(base(&state)).map(|_| ())
@@ -127,12 +134,7 @@ fn a_blocked_plan_cannot_be_unblocked_by_flipping_forced() {
     assert!(plan.is_blocked());
     let mut json = serde_json::to_value(SavedPlan::new(&plan, &spec, None)).expect("serialize");
     json["plan"]["forced"] = Value::from(true);
-    let doc: PlanDoc = serde_json::from_value(json["plan"].clone()).expect("a plan document");
-    json["planDigest"] = Value::from(doc.digest());
-    let saved: SavedPlan = serde_json::from_value(json).expect("a saved plan");
-    saved
-        .check_integrity()
-        .expect("the edited file agrees with itself");
+    let saved = resealed(json);
     assert!(saved.options().force);
     let replanned = orgform_plan::plan(&spec, base(&state), &saved.options());
     assert!(!replanned.is_blocked(), "--force passes the threshold");

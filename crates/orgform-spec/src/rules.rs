@@ -295,18 +295,7 @@ fn check_groups<'o>(
         if g.external_id.is_empty() {
             continue;
         }
-        if let Some(&first) = index.get(g.external_id.as_str()) {
-            let d = Diagnostic::error(
-                "duplicateExternalId",
-                format!("two groups have the externalId `{}`", g.external_id),
-            )
-            .with_hint("give each group its own externalId; it is the group's identity");
-            let pos = c.at(Kind::Group, i, "externalId");
-            let first_pos = c.at(Kind::Group, first, "externalId");
-            c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
-        } else {
-            index.insert(&g.external_id, i);
-        }
+        unique_external_id(c, Kind::Group, &mut index, i, &g.external_id);
         if org.external_groups.contains(&g.external_id) {
             let d = Diagnostic::error(
                 "externalGroupManaged",
@@ -477,39 +466,72 @@ fn unknown_group(id: &str, what: &str, suggestion: Option<&str>) -> Diagnostic {
     }
 }
 
-fn check_users(
+/// What the user rules remember from one user to the next: the first user
+/// of each externalId, email (lowercased) and phone; and what hints need,
+/// built once per spec (a spec may hold a million mistakes): the sorted
+/// group ids, the declared attribute names, the required ones, and per
+/// attribute its allowed values with their listing.
+struct UserIndex<'o> {
+    ids: HashMap<&'o str, usize>,
+    emails: HashMap<String, usize>,
+    phones: HashMap<&'o str, usize>,
+    group_ids: Option<Vec<&'o str>>,
+    attr_names: Vec<&'o str>,
+    required: Vec<&'o str>,
+    allowed_values: HashMap<&'o str, (Vec<&'o str>, String)>,
+}
+
+impl<'o> UserIndex<'o> {
+    fn new(org: &'o DesiredOrg, users: usize) -> Self {
+        let attr_names: Vec<&str> = org
+            .attributes
+            .as_ref()
+            .map(|a| a.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let required: Vec<&str> = org
+            .attributes
+            .as_ref()
+            .map(|a| {
+                a.iter()
+                    .filter(|(_, d)| d.required)
+                    .map(|(k, _)| k.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        UserIndex {
+            ids: HashMap::with_capacity(users),
+            emails: HashMap::with_capacity(users),
+            phones: HashMap::new(),
+            group_ids: None,
+            attr_names,
+            required,
+            allowed_values: HashMap::new(),
+        }
+    }
+}
+
+/// One user under check: its index in `users`, its record, and how the
+/// diagnostics name it.
+struct UserAt<'o> {
+    i: usize,
+    u: &'o DesiredUser,
+    who: String,
+}
+
+/// The user rules of DESIGN section 1, user by user; each user's
+/// diagnostics in the order of these calls.
+fn check_users<'o>(
     c: &mut Checker<'_>,
-    org: &DesiredOrg,
-    users: &[DesiredUser],
-    groups: &HashMap<&str, usize>,
+    org: &'o DesiredOrg,
+    users: &'o [DesiredUser],
+    groups: &HashMap<&'o str, usize>,
 ) {
-    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(users.len());
-    let mut group_ids: Option<Vec<&str>> = None;
-    // Per attribute: its allowed values, and their listing for hints (built
-    // once: an attribute may allow many values, and many users miss them).
-    let mut allowed_values: HashMap<&str, (Vec<&str>, String)> = HashMap::new();
-    let mut emails: HashMap<String, usize> = HashMap::with_capacity(users.len());
-    let mut phones: HashMap<&str, usize> = HashMap::new();
-    let attr_names: Vec<&str> = org
-        .attributes
-        .as_ref()
-        .map(|a| a.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    let required: Vec<&str> = org
-        .attributes
-        .as_ref()
-        .map(|a| {
-            a.iter()
-                .filter(|(_, d)| d.required)
-                .map(|(k, _)| k.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut seen = UserIndex::new(org, users.len());
     for (i, u) in users.iter().enumerate() {
-        let who = if u.external_id.is_empty() {
-            "a user".to_owned()
-        } else {
-            format!("user `{}`", u.external_id)
+        let at = UserAt {
+            i,
+            u,
+            who: user_label(u),
         };
         let fields = [
             ("externalId", &u.external_id),
@@ -517,256 +539,392 @@ fn check_users(
             ("lastName", &u.last_name),
             ("email", &u.email),
         ];
-        required_fields(c, Kind::User, i, &who, &fields);
-        // Uniqueness.
+        required_fields(c, Kind::User, i, &at.who, &fields);
         if !u.external_id.is_empty() {
-            if let Some(&first) = ids.get(u.external_id.as_str()) {
-                let d = Diagnostic::error(
-                    "duplicateExternalId",
-                    format!("two users have the externalId `{}`", u.external_id),
-                )
-                .with_hint("give each user their own externalId; it is the user's identity");
-                let pos = c.at(Kind::User, i, "externalId");
-                let first_pos = c.at(Kind::User, first, "externalId");
-                c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
-            } else {
-                ids.insert(&u.external_id, i);
-            }
+            unique_external_id(c, Kind::User, &mut seen.ids, i, &u.external_id);
         }
-        if !u.email.is_empty() {
-            if let Some(problem) = email_problem(&u.email) {
-                let d = Diagnostic::error(
-                    "invalidEmail",
-                    format!("the email `{}` of {who} is not valid: {problem}", u.email),
-                )
-                .with_hint("write one address like `ada.lovelace@example.com`");
-                let pos = c.at(Kind::User, i, "email");
-                c.push(d, pos);
-            }
-            let lower = u.email.to_lowercase();
-            if let Some(&first) = emails.get(&lower) {
-                let d = Diagnostic::error(
-                    "duplicateEmail",
-                    format!(
-                        "{who} has the email `{}`, already used by user `{}` (emails are \
-                         compared case-insensitively)",
-                        u.email, users[first].external_id
-                    ),
-                )
-                .with_hint("give each user their own email");
-                let pos = c.at(Kind::User, i, "email");
-                let first_pos = c.at(Kind::User, first, "email");
-                c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
-            } else {
-                emails.insert(lower, i);
-            }
+        user_email(c, &mut seen.emails, users, &at);
+        user_phone(c, &mut seen.phones, users, &at);
+        user_timezone(c, &at);
+        user_language(c, &at);
+        user_group_refs(c, org, groups, &mut seen.group_ids, &at);
+        user_attributes(c, org, &mut seen, &at);
+        user_required_attributes(c, &seen.required, &at);
+    }
+}
+
+fn user_label(u: &DesiredUser) -> String {
+    if u.external_id.is_empty() {
+        "a user".to_owned()
+    } else {
+        format!("user `{}`", u.external_id)
+    }
+}
+
+/// `duplicateExternalId` (DESIGN section 1: unique user externalIds and
+/// group externalIds): the second record with `id` of its kind points at
+/// the first; the first of each id is recorded in `index`.
+fn unique_external_id<'o>(
+    c: &mut Checker<'_>,
+    kind: Kind,
+    index: &mut HashMap<&'o str, usize>,
+    i: usize,
+    id: &'o str,
+) {
+    let Some(&first) = index.get(id) else {
+        index.insert(id, i);
+        return;
+    };
+    let (records, hint) = match kind {
+        Kind::User => (
+            "users",
+            "give each user their own externalId; it is the user's identity",
+        ),
+        Kind::Group => (
+            "groups",
+            "give each group its own externalId; it is the group's identity",
+        ),
+    };
+    let d = Diagnostic::error(
+        "duplicateExternalId",
+        format!("two {records} have the externalId `{id}`"),
+    )
+    .with_hint(hint);
+    push_duplicate(c, d, kind, i, first, "externalId");
+}
+
+/// Pushes `d` at the field `path` of record `i`, with the same field of
+/// record `first` as "first used here" (a duplicate names both places).
+fn push_duplicate(
+    c: &mut Checker<'_>,
+    d: Diagnostic,
+    kind: Kind,
+    i: usize,
+    first: usize,
+    path: &str,
+) {
+    let pos = c.at(kind, i, path);
+    let first_pos = c.at(kind, first, path);
+    c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
+}
+
+/// `invalidEmail` (one plausible address) and `duplicateEmail` (DESIGN
+/// section 1: emails unique, compared case-insensitively). An empty email
+/// is `missingField`'s.
+fn user_email(
+    c: &mut Checker<'_>,
+    emails: &mut HashMap<String, usize>,
+    users: &[DesiredUser],
+    at: &UserAt<'_>,
+) {
+    let (i, u, who) = (at.i, at.u, &at.who);
+    if u.email.is_empty() {
+        return;
+    }
+    if let Some(problem) = email_problem(&u.email) {
+        let d = Diagnostic::error(
+            "invalidEmail",
+            format!("the email `{}` of {who} is not valid: {problem}", u.email),
+        )
+        .with_hint("write one address like `ada.lovelace@example.com`");
+        let pos = c.at(Kind::User, i, "email");
+        c.push(d, pos);
+    }
+    let lower = u.email.to_lowercase();
+    if let Some(&first) = emails.get(&lower) {
+        let d = Diagnostic::error(
+            "duplicateEmail",
+            format!(
+                "{who} has the email `{}`, already used by user `{}` (emails are \
+                 compared case-insensitively)",
+                u.email, users[first].external_id
+            ),
+        )
+        .with_hint("give each user their own email");
+        push_duplicate(c, d, Kind::User, i, first, "email");
+    } else {
+        emails.insert(lower, i);
+    }
+}
+
+/// `invalidPhone` (DESIGN section 1: E.164, `validateThatPhoneNumberIsCorrect`)
+/// and, for a well-formed one, `duplicatePhone` (`validateNoPhoneDuplicates`).
+/// `""` means no phone.
+fn user_phone<'o>(
+    c: &mut Checker<'_>,
+    phones: &mut HashMap<&'o str, usize>,
+    users: &[DesiredUser],
+    at: &UserAt<'o>,
+) {
+    let (i, who) = (at.i, &at.who);
+    let Some(phone) = at.u.phone.as_deref().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if let Some((problem, fix)) = phone_problem(phone) {
+        let d = Diagnostic::error(
+            "invalidPhone",
+            format!("the phone `{phone}` of {who} is not in E.164 form: {problem}"),
+        )
+        .with_api_error(PHONE_API);
+        let d = match fix {
+            Some(f) => d.with_hint(format!(
+                "did you mean `{f}`? E.164 is `+`, the country code, then the \
+                 number: 8 to 15 digits, no spaces; `\"\"` means no phone"
+            )),
+            None => d.with_hint(
+                "write `+`, the country code, then the number: 8 to 15 digits, no \
+                 spaces or dashes (e.g. `+46701234567`); `\"\"` means no phone",
+            ),
+        };
+        let pos = c.at(Kind::User, i, "phone");
+        c.push(d, pos);
+    } else if let Some(&first) = phones.get(phone) {
+        let d = Diagnostic::error(
+            "duplicatePhone",
+            format!(
+                "{who} has the phone `{phone}`, already used by user `{}`",
+                users[first].external_id
+            ),
+        )
+        .with_hint("each user needs their own phone number, or none (`\"\"`)")
+        .with_api_error(PHONE_DUP_API);
+        push_duplicate(c, d, Kind::User, i, first, "phone");
+    } else {
+        phones.insert(phone, i);
+    }
+}
+
+/// `invalidTimezone` (DESIGN section 1: a valid IANA name), with the
+/// nearest name as a hint.
+fn user_timezone(c: &mut Checker<'_>, at: &UserAt<'_>) {
+    let Some(tz) = &at.u.timezone else { return };
+    if TIME_ZONES.binary_search(&tz.as_str()).is_ok() {
+        return;
+    }
+    let d = Diagnostic::error(
+        "invalidTimezone",
+        format!("`{tz}` ({}) is not an IANA time zone", at.who),
+    );
+    let d = match c.suggest(tz, TIME_ZONES) {
+        Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+        None => d.with_hint(
+            "use a name from the tz database, e.g. `Europe/Stockholm`, or remove the \
+                 key to use the account's default",
+        ),
+    };
+    let pos = c.at(Kind::User, at.i, "timezone");
+    c.push(d, pos);
+}
+
+/// `invalidLanguage` (DESIGN section 1: a valid ISO 639-1 code); a tag such
+/// as `en-GB` gets its two-letter code as the hint.
+fn user_language(c: &mut Checker<'_>, at: &UserAt<'_>) {
+    let Some(lang) = &at.u.language else { return };
+    if LANGUAGES.binary_search(&lang.as_str()).is_ok() {
+        return;
+    }
+    let d = Diagnostic::error(
+        "invalidLanguage",
+        format!("`{lang}` ({}) is not an ISO 639-1 language code", at.who),
+    );
+    let guess = lang
+        .split(['-', '_'])
+        .next()
+        .map(str::to_ascii_lowercase)
+        .filter(|g| LANGUAGES.binary_search(&g.as_str()).is_ok());
+    let d = match guess {
+        Some(g) => d.with_hint(format!(
+            "did you mean `{g}`? The API takes the two-letter code only"
+        )),
+        None => d.with_hint(
+            "use a two-letter lowercase code such as `sv`, `en` or `de`, or remove the \
+                 key to use the account's default",
+        ),
+    };
+    let pos = c.at(Kind::User, at.i, "language");
+    c.push(d, pos);
+}
+
+/// `unknownGroup` for each accessInfo list entry that names neither a group
+/// of the spec nor one of `externalGroups` (DESIGN section 1: every group
+/// reference), at the entry itself when its position is known.
+fn user_group_refs<'o>(
+    c: &mut Checker<'_>,
+    org: &DesiredOrg,
+    groups: &HashMap<&'o str, usize>,
+    group_ids: &mut Option<Vec<&'o str>>,
+    at: &UserAt<'_>,
+) {
+    let (i, u, who) = (at.i, at.u, &at.who);
+    for list in AccessList::ALL {
+        let Some(set) = u.access_info.list(list) else {
+            continue;
+        };
+        let unknown: Vec<&str> = set
+            .iter()
+            .filter(|g| !groups.contains_key(g.as_str()) && !org.external_groups.contains(*g))
+            .map(String::as_str)
+            .collect();
+        if unknown.is_empty() {
+            continue;
         }
-        if let Some(phone) = u.phone.as_deref().filter(|p| !p.is_empty()) {
-            match phone_problem(phone) {
-                Some((problem, fix)) => {
-                    let mut d = Diagnostic::error(
-                        "invalidPhone",
-                        format!("the phone `{phone}` of {who} is not in E.164 form: {problem}"),
-                    )
-                    .with_api_error(PHONE_API);
-                    d = match fix {
-                        Some(f) => d.with_hint(format!(
-                            "did you mean `{f}`? E.164 is `+`, the country code, then the \
-                             number: 8 to 15 digits, no spaces; `\"\"` means no phone"
-                        )),
-                        None => d.with_hint(
-                            "write `+`, the country code, then the number: 8 to 15 digits, no \
-                             spaces or dashes (e.g. `+46701234567`); `\"\"` means no phone",
-                        ),
-                    };
-                    let pos = c.at(Kind::User, i, "phone");
-                    c.push(d, pos);
-                }
-                None => {
-                    if let Some(&first) = phones.get(phone) {
-                        let d = Diagnostic::error(
-                            "duplicatePhone",
-                            format!(
-                                "{who} has the phone `{phone}`, already used by user `{}`",
-                                users[first].external_id
-                            ),
-                        )
-                        .with_hint("each user needs their own phone number, or none (`\"\"`)")
-                        .with_api_error(PHONE_DUP_API);
-                        let pos = c.at(Kind::User, i, "phone");
-                        let first_pos = c.at(Kind::User, first, "phone");
-                        c.push_with(d, pos, &[(first_pos, "first used here".to_owned())]);
-                    } else {
-                        phones.insert(phone, i);
-                    }
-                }
-            }
-        }
-        if let Some(tz) = &u.timezone
-            && TIME_ZONES.binary_search(&tz.as_str()).is_err()
-        {
-            let d = Diagnostic::error(
-                "invalidTimezone",
-                format!("`{tz}` ({who}) is not an IANA time zone"),
-            );
-            let d = match c.suggest(tz, TIME_ZONES) {
-                Some(s) => d.with_hint(format!("did you mean `{s}`?")),
-                None => d.with_hint(
-                    "use a name from the tz database, e.g. `Europe/Stockholm`, or remove the \
-                         key to use the account's default",
-                ),
-            };
-            let pos = c.at(Kind::User, i, "timezone");
+        let ids = group_ids.get_or_insert_with(|| sorted_ids(groups));
+        let places = c.elements(Kind::User, i, list.path(), &unknown);
+        for g in unknown {
+            let hint = c.suggest(g, ids);
+            let d = unknown_group(g, &format!("`{}` of {who}", list.path()), hint);
+            let pos = places
+                .get(g)
+                .copied()
+                .or_else(|| c.at(Kind::User, i, list.path()));
             c.push(d, pos);
         }
-        if let Some(lang) = &u.language
-            && LANGUAGES.binary_search(&lang.as_str()).is_err()
-        {
-            let d = Diagnostic::error(
-                "invalidLanguage",
-                format!("`{lang}` ({who}) is not an ISO 639-1 language code"),
-            );
-            let guess = lang
-                .split(['-', '_'])
-                .next()
-                .map(str::to_ascii_lowercase)
-                .filter(|g| LANGUAGES.binary_search(&g.as_str()).is_ok());
-            let d = match guess {
-                Some(g) => d.with_hint(format!(
-                    "did you mean `{g}`? The API takes the two-letter code only"
-                )),
-                None => d.with_hint(
-                    "use a two-letter lowercase code such as `sv`, `en` or `de`, or remove the \
-                         key to use the account's default",
-                ),
-            };
-            let pos = c.at(Kind::User, i, "language");
-            c.push(d, pos);
+    }
+}
+
+/// The attributes a user sets (DESIGN section 1, `validateExternalProperties`):
+/// `emptyAttributeValue` always; when `attributes` is given,
+/// `undeclaredAttribute` and `attributeValueNotAllowed`.
+fn user_attributes<'o>(
+    c: &mut Checker<'_>,
+    org: &'o DesiredOrg,
+    seen: &mut UserIndex<'o>,
+    at: &UserAt<'o>,
+) {
+    for (k, v) in &at.u.external_properties {
+        if v.is_empty() {
+            empty_attribute(c, at, k);
+            continue;
         }
-        // Group references.
-        for list in AccessList::ALL {
-            let Some(set) = u.access_info.list(list) else {
-                continue;
-            };
-            let unknown: Vec<&str> = set
-                .iter()
-                .filter(|g| !groups.contains_key(g.as_str()) && !org.external_groups.contains(*g))
-                .map(String::as_str)
-                .collect();
-            if unknown.is_empty() {
-                continue;
-            }
-            let ids = group_ids.get_or_insert_with(|| sorted_ids(groups));
-            let places = c.elements(Kind::User, i, list.path(), &unknown);
-            for g in unknown {
-                let hint = c.suggest(g, ids);
-                let d = unknown_group(g, &format!("`{}` of {who}", list.path()), hint);
-                let pos = places
-                    .get(g)
-                    .copied()
-                    .or_else(|| c.at(Kind::User, i, list.path()));
-                c.push(d, pos);
-            }
-        }
-        // Attributes.
-        for (k, v) in &u.external_properties {
-            let path = format!("externalProperties.{k}");
-            if v.is_empty() {
-                let d = Diagnostic::error(
-                    "emptyAttributeValue",
-                    format!("the attribute `{k}` of {who} is empty"),
-                )
-                .with_hint(format!(
-                    "give `{k}` a value, or remove the key to leave it as is on the server (an \
-                     attribute cannot be cleared through the API)"
-                ))
-                .with_api_error(PROPS_API);
-                let pos = c.at(Kind::User, i, &path);
-                c.push(d, pos);
-                continue;
-            }
-            let Some(defs) = &org.attributes else {
-                continue;
-            };
-            match defs.get(k) {
-                None => {
-                    let d = Diagnostic::error(
-                        "undeclaredAttribute",
-                        format!(
-                            "{who} sets the attribute `{k}`, which `attributes` does not declare"
-                        ),
-                    )
-                    .with_api_error(PROPS_API);
-                    let d = match c.suggest(k, &attr_names) {
-                        Some(s) => d.with_hint(format!("did you mean `{s}`?")),
-                        None => d.with_hint(format!(
-                            "declare `{k}` under `attributes` (and create it in &frankly under \
-                             Account > User management), or remove it from this user"
-                        )),
-                    };
-                    let pos = c.ctx.and_then(|ctx| {
-                        let rec = ctx.pos.record(Kind::User, i)?;
-                        let id = *ctx.pos.prop_ids.get(k.as_str())?;
-                        ctx.pos
-                            .fields(rec)
-                            .iter()
-                            .find(|f| f.key == id)
-                            .map(|f| f.pos(rec.pos.file))
-                    });
-                    let pos = pos.or_else(|| c.at(Kind::User, i, "externalProperties"));
-                    c.push(d, pos);
-                }
-                Some(def) => {
-                    if let Some(values) = &def.values
-                        && !values.contains(v)
-                    {
-                        let (allowed, listing) = allowed_values
-                            .entry(k.as_str())
-                            .or_insert_with(|| listing(values));
-                        let d = Diagnostic::error(
-                            "attributeValueNotAllowed",
-                            format!("`{v}` is not an allowed value of the attribute `{k}` ({who})"),
-                        )
-                        .with_api_error(PROPS_API);
-                        let listing = listing.clone();
-                        let d = match c.suggest(v, allowed) {
-                            Some(s) => d.with_hint(format!(
-                                "did you mean `{s}`? Values match exactly; allowed: {listing}"
-                            )),
-                            None => d.with_hint(format!(
-                                "use one of: {listing} (or add the value to `attributes.{k}` and \
-                                 in &frankly)"
-                            )),
-                        };
-                        let pos = c.at(Kind::User, i, &path);
-                        c.push(d, pos);
-                    }
+        let Some(defs) = &org.attributes else {
+            continue;
+        };
+        match defs.get(k) {
+            None => undeclared_attribute(c, &seen.attr_names, at, k),
+            Some(def) => {
+                if let Some(values) = &def.values
+                    && !values.contains(v)
+                {
+                    let allowed = seen
+                        .allowed_values
+                        .entry(k.as_str())
+                        .or_insert_with(|| listing(values));
+                    value_not_allowed(c, allowed, at, k, v);
                 }
             }
         }
-        if u.active != Some(false) && !c.bad(Kind::User, i, "externalProperties") {
-            for k in &required {
-                if !u.external_properties.contains_key(*k) {
-                    let d = Diagnostic::error(
-                        "requiredAttributeMissing",
-                        format!("{who} is active but has no `{k}` attribute, which is required"),
-                    )
-                    .with_hint(format!(
-                        "add `{k}: ...` under this user's `externalProperties` (required \
-                         attributes must be set on every active user)"
-                    ))
-                    .with_api_error(PROPS_API);
-                    let pos = c
-                        .ctx
-                        .and_then(|ctx| {
-                            ctx.pos
-                                .field(Kind::User, i, key(Kind::User, "externalProperties"))
-                        })
-                        .or_else(|| c.record(Kind::User, i));
-                    c.push(d, pos);
-                }
-            }
+    }
+}
+
+/// `emptyAttributeValue`: the API cannot clear an attribute, so `""` is
+/// refused rather than sent.
+fn empty_attribute(c: &mut Checker<'_>, at: &UserAt<'_>, k: &str) {
+    let d = Diagnostic::error(
+        "emptyAttributeValue",
+        format!("the attribute `{k}` of {} is empty", at.who),
+    )
+    .with_hint(format!(
+        "give `{k}` a value, or remove the key to leave it as is on the server (an \
+         attribute cannot be cleared through the API)"
+    ))
+    .with_api_error(PROPS_API);
+    let pos = c.at(Kind::User, at.i, &format!("externalProperties.{k}"));
+    c.push(d, pos);
+}
+
+/// `undeclaredAttribute`: a key `attributes` does not declare, at the key.
+fn undeclared_attribute(c: &mut Checker<'_>, attr_names: &[&str], at: &UserAt<'_>, k: &str) {
+    let i = at.i;
+    let d = Diagnostic::error(
+        "undeclaredAttribute",
+        format!(
+            "{} sets the attribute `{k}`, which `attributes` does not declare",
+            at.who
+        ),
+    )
+    .with_api_error(PROPS_API);
+    let d = match c.suggest(k, attr_names) {
+        Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+        None => d.with_hint(format!(
+            "declare `{k}` under `attributes` (and create it in &frankly under \
+             Account > User management), or remove it from this user"
+        )),
+    };
+    let pos = c.ctx.and_then(|ctx| {
+        let rec = ctx.pos.record(Kind::User, i)?;
+        let id = *ctx.pos.prop_ids.get(k)?;
+        ctx.pos
+            .fields(rec)
+            .iter()
+            .find(|f| f.key == id)
+            .map(|f| f.pos(rec.pos.file))
+    });
+    let pos = pos.or_else(|| c.at(Kind::User, i, "externalProperties"));
+    c.push(d, pos);
+}
+
+/// `attributeValueNotAllowed`: a value outside the attribute's declared
+/// list (matched exactly), with the nearest allowed value as a hint.
+fn value_not_allowed(
+    c: &mut Checker<'_>,
+    (allowed, listing): &(Vec<&str>, String),
+    at: &UserAt<'_>,
+    k: &str,
+    v: &str,
+) {
+    let d = Diagnostic::error(
+        "attributeValueNotAllowed",
+        format!(
+            "`{v}` is not an allowed value of the attribute `{k}` ({})",
+            at.who
+        ),
+    )
+    .with_api_error(PROPS_API);
+    let d = match c.suggest(v, allowed) {
+        Some(s) => d.with_hint(format!(
+            "did you mean `{s}`? Values match exactly; allowed: {listing}"
+        )),
+        None => d.with_hint(format!(
+            "use one of: {listing} (or add the value to `attributes.{k}` and \
+             in &frankly)"
+        )),
+    };
+    let pos = c.at(Kind::User, at.i, &format!("externalProperties.{k}"));
+    c.push(d, pos);
+}
+
+/// `requiredAttributeMissing`: an active user without an attribute declared
+/// `required: true` (DESIGN section 1, the HR guide's "Required if active");
+/// left out when the decoder already reported `externalProperties`.
+fn user_required_attributes(c: &mut Checker<'_>, required: &[&str], at: &UserAt<'_>) {
+    let (i, u) = (at.i, at.u);
+    if u.active == Some(false) || c.bad(Kind::User, i, "externalProperties") {
+        return;
+    }
+    for k in required {
+        if u.external_properties.contains_key(*k) {
+            continue;
         }
+        let d = Diagnostic::error(
+            "requiredAttributeMissing",
+            format!(
+                "{} is active but has no `{k}` attribute, which is required",
+                at.who
+            ),
+        )
+        .with_hint(format!(
+            "add `{k}: ...` under this user's `externalProperties` (required \
+             attributes must be set on every active user)"
+        ))
+        .with_api_error(PROPS_API);
+        let pos = c
+            .ctx
+            .and_then(|ctx| {
+                ctx.pos
+                    .field(Kind::User, i, key(Kind::User, "externalProperties"))
+            })
+            .or_else(|| c.record(Kind::User, i));
+        c.push(d, pos);
     }
 }
 

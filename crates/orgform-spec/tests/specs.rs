@@ -13,14 +13,11 @@ fn specs() -> PathBuf {
     Path::new("../../specs").to_path_buf()
 }
 
+/// The example specs' paths as a reader of the repository writes them.
+const SPECS_FILTER: orgform_testkit::Filter = (r"\.\./\.\./specs/", "specs/");
+
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-spec"),
-        prepend_module_to_snapshot => false,
-        filters => vec![(r"\.\./\.\./specs/", "specs/"), (r"/tmp/[^ `:]*/", "<tmp>/")],
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-spec", name, text, &[SPECS_FILTER]);
 }
 
 fn errors(path: &Path) -> Diagnostics {

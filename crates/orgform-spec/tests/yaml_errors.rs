@@ -24,13 +24,7 @@ mod cases;
 use cases::{CASES, YAML_CODES};
 
 fn snapshot(name: &str, text: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/orgform-spec"),
-        prepend_module_to_snapshot => false,
-        filters => vec![(r"/tmp/[^ `:]*/", "<tmp>/")],
-    }, {
-        insta::assert_snapshot!(name, text);
-    });
+    orgform_testkit::assert_snapshot!("orgform-spec", name, text);
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
