@@ -1,7 +1,7 @@
 //! The colour palette of orgform's terminal output, as `anstyle` styles
-//! (the crate clap and annotate-snippets use). Diagnostics and error chains
-//! take their styles from here; the plan text and the diff of orgform-plan
-//! are still to move to it (FIXME, issue 16). Colour is used only when the
+//! (the crate clap and annotate-snippets use). Diagnostics, error chains,
+//! the plan text and the diff all take their styles from here: a warning
+//! looks the same in each. Colour is used only when the
 //! CLI says so (a terminal, no `NO_COLOR`).
 //!
 //! ```
