@@ -232,6 +232,46 @@ fn the_printed_preset_is_a_mapping_that_imports_the_same() {
     assert_eq!(v["title"], "orgform import mapping");
 }
 
+/// The import's output is what `orgform fmt` writes: `fmt --check` passes
+/// on it, fresh and as committed beside the hand-written org.yaml.
+#[test]
+fn the_import_output_passes_fmt_check() {
+    let work = Work::new();
+    work.run(&[
+        "import",
+        &example("export.csv"),
+        "--mapping",
+        &example("mapping.yaml"),
+        "--out",
+        "spec",
+    ])
+    .expect_code(0);
+    let check = work.run(&["fmt", "--check", "spec"]);
+    check.expect_code(0);
+    assert!(
+        check
+            .stderr()
+            .contains("0 files would be reformatted, 3 already formatted"),
+        "{}",
+        check.stderr()
+    );
+    let committed = work.run(&["fmt", "--check", &example("spec")]);
+    committed.expect_code(0);
+    assert!(
+        committed.stderr().contains("4 already formatted"),
+        "{}",
+        committed.stderr()
+    );
+    // And a file quoted the old way is not: the check can fail.
+    let users = std::fs::read_to_string(work.path().join("spec/users.yaml")).expect("users");
+    std::fs::write(
+        work.path().join("spec/users.yaml"),
+        users.replace("firstName: Astrid", "firstName: \"Astrid\""),
+    )
+    .expect("write");
+    work.run(&["fmt", "--check", "spec"]).expect_code(1);
+}
+
 /// import -> plan -> apply -> re-import -> plan: no changes, against the emulator.
 #[test]
 fn an_imported_spec_applies_and_a_reimport_plans_nothing() {

@@ -32,7 +32,7 @@
 //! let users = &out.files[0].text;
 //! assert!(users.contains("phone: \"+46701234567\""));
 //! assert!(users.contains("role: Administrator"));
-//! assert!(out.files[1].text.contains("externalId: \"team:bdr\""));
+//! assert!(out.files[1].text.contains("externalId: team:bdr\n"));
 //! ```
 //!
 //! Choices where the contract is silent:
@@ -208,7 +208,11 @@ fn located_validation(
         }
     }
     if !built.fixed_parents.is_empty() {
-        let list: Vec<String> = built.fixed_parents.iter().map(|p| emit::quote(p)).collect();
+        let list: Vec<String> = built
+            .fixed_parents
+            .iter()
+            .map(|p| orgform_spec::yaml_scalar(p, true).into_owned())
+            .collect();
         let text = format!("externalGroups: [{}]\n", list.join(", "));
         if std::fs::write(dir.path().join("zz-external.yaml"), text).is_err() {
             return fallback();
