@@ -11,7 +11,7 @@ use crate::mapping::{
     Required, SourceRef,
 };
 use crate::phone::{self, Problem};
-use crate::source::{Table, column_key};
+use crate::source::{At, Place, Table, column_key};
 
 /// A cell: table, row, column (`None`: the row as a whole).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,11 +23,12 @@ pub(crate) struct CellRef {
 
 impl CellRef {
     pub fn loc(self, tables: &[Table]) -> Location {
-        let t = &tables[self.table as usize];
-        match self.col {
-            Some(c) => t.cell_loc(self.row as usize, c as usize),
-            None => t.row_loc(self.row as usize),
-        }
+        self.place(tables).loc
+    }
+
+    /// The cell's place, with its source line.
+    pub fn place(self, tables: &[Table]) -> Place<'_> {
+        tables[self.table as usize].cell_place(self.row as usize, self.col.map(|c| c as usize))
     }
 }
 
@@ -345,7 +346,7 @@ pub(crate) fn convert(
                     "duplicateColumn",
                     format!("the column `{dup}` is in the header twice; the first one is used"),
                 )
-                .with_location(table.header_loc(table.index.get(dup).copied())),
+                .at(table.header_place(table.index.get(dup).copied())),
             );
         }
         let mut r = Resolver {
@@ -368,7 +369,7 @@ pub(crate) fn convert(
                         "the header has: {}; export the report with that column, or change the mapping",
                         found.join(", ")
                     ))
-                    .with_location(table.header_loc(None)),
+                    .at(table.header_place(None)),
                 );
             }
             continue;
@@ -408,7 +409,7 @@ pub(crate) fn convert(
                                     "`{}` is required; fill the cell in the HR system, or leave the row out with `only`",
                                     f.path
                                 ))
-                                .with_location(rref(col).loc(tables)),
+                                .at(rref(col).place(tables)),
                         );
                     }
                     continue;
@@ -431,7 +432,7 @@ pub(crate) fn convert(
                     other => diags.push(
                         Diagnostic::error("invalidValue", format!("`active` is `{other}`, not `true` or `false`"))
                             .with_hint("map the HR values: active: {from: Status, map: {Active: \"true\"}, default: \"false\"}")
-                            .with_location(origin.fields.get("active").copied().unwrap_or(origin.row).loc(tables)),
+                            .at(origin.fields.get("active").copied().unwrap_or(origin.row).place(tables)),
                     ),
                 }
             }
@@ -446,14 +447,12 @@ pub(crate) fn convert(
                         .with_hint(format!(
                             "map it: role: {{from: ..., map: {{{v}: User}}, default: User}}"
                         ))
-                        .with_location(
-                            origin
-                                .fields
-                                .get("role")
-                                .copied()
-                                .unwrap_or(origin.row)
-                                .loc(tables),
-                        ),
+                        .at(origin
+                            .fields
+                            .get("role")
+                            .copied()
+                            .unwrap_or(origin.row)
+                            .place(tables)),
                     ),
                 }
             }
@@ -487,7 +486,7 @@ pub(crate) fn convert(
                                     format!("{msg}; it is left out"),
                                 ),
                             };
-                            diags.push(d.with_hint(hint).with_location(rref(col).loc(tables)));
+                            diags.push(d.with_hint(hint).at(rref(col).place(tables)));
                         }
                     }
                 }
@@ -507,7 +506,7 @@ pub(crate) fn convert(
                             )
                             .with_hint("fill it in the HR system: the HR guide marks it \"Required if active\"")
                             .with_api_error("validateExternalProperties")
-                            .with_location(rref(col).loc(tables)),
+                            .at(rref(col).place(tables)),
                         );
                     }
                     continue;
@@ -526,7 +525,7 @@ pub(crate) fn convert(
                             list.join(", ")
                         ))
                         .with_api_error("validateExternalProperties")
-                        .with_location(rref(col).loc(tables)),
+                        .at(rref(col).place(tables)),
                     );
                     continue;
                 }
@@ -559,7 +558,7 @@ pub(crate) fn convert(
                             ),
                         )
                         .with_hint("the id cell lists one id per name, in the same order and with the same separator")
-                        .with_location(rref(*id_col).loc(tables)),
+                        .at(rref(*id_col).place(tables)),
                     );
                     continue;
                 }
@@ -592,7 +591,7 @@ pub(crate) fn convert(
                                 "give each kind its own ids, e.g. `id: \"{}-{{...}}\"` instead of `idColumn`",
                                 kind.kind
                             ))
-                            .with_location(cell.loc(tables))
+                            .at(cell.place(tables))
                             .with_related(acc.first.loc(tables), "first used here"),
                         );
                         continue;
@@ -627,7 +626,7 @@ pub(crate) fn convert(
                                     ),
                                 )
                                 .with_hint(format!("fill the {} cell", pk.kind))
-                                .with_location(cell.loc(tables)),
+                                .at(cell.place(tables)),
                             );
                             continue;
                         }
@@ -638,7 +637,7 @@ pub(crate) fn convert(
                                     format!("this row has several {} units; the parent of `{id}` must be one", pk.kind),
                                 )
                                 .with_hint("a parent kind needs one unit per row")
-                                .with_location(cell.loc(tables)),
+                                .at(cell.place(tables)),
                             );
                             continue;
                         }
@@ -653,7 +652,7 @@ pub(crate) fn convert(
                                         format!("the {} `{id}` has the parent `{parent}` here and `{p}` in another row", kind.kind),
                                     )
                                     .with_hint("a group has one parent; fix the HR data so every row agrees")
-                                    .with_location(cell.loc(tables))
+                                    .at(cell.place(tables))
                                     .with_related(first.loc(tables), "the other parent"),
                                 );
                             }
@@ -712,7 +711,7 @@ pub(crate) fn convert(
                                 "duplicateRow",
                                 format!("the employee `{}` is exported twice with the same data; one is kept", user.external_id),
                             )
-                            .with_location(origin.row.loc(tables))
+                            .at(origin.row.place(tables))
                             .with_related(origins[first].row.loc(tables), "first exported here"),
                         );
                     } else {
@@ -732,7 +731,7 @@ pub(crate) fn convert(
                                 format!("two rows have the employee id `{}` and differ", user.external_id),
                             )
                             .with_hint("an employee id is the user's identity; each person needs their own")
-                            .with_location(here.loc(tables))
+                            .at(here.place(tables))
                             .with_related(there.loc(tables), "first used here"),
                         );
                     }
@@ -760,7 +759,7 @@ pub(crate) fn convert(
                 .only
                 .as_ref()
                 .and_then(|o| t.index.get(&column_key(&o.column)).copied());
-            d = d.with_location(t.header_loc(c));
+            d = d.at(t.header_place(c));
         }
         diags.push(d);
     }
@@ -782,7 +781,7 @@ pub(crate) fn convert(
                         ),
                     )
                     .with_hint("export every source with the same columns")
-                    .with_location(tables[wo].header_loc(None)),
+                    .at(tables[wo].header_place(None)),
                 );
             }
         }
@@ -834,7 +833,7 @@ pub(crate) fn convert(
                 )
                 .with_hint("make the spelling consistent in the HR system");
                 if let Some(c) = other {
-                    d = d.with_location(c.loc(tables));
+                    d = d.at(c.place(tables));
                 }
                 diags.push(d);
             }
@@ -848,7 +847,7 @@ pub(crate) fn convert(
                             format!("the {} id `{id}` has two names: `{a}` and `{b}`", kind.kind),
                         )
                         .with_hint("one id is one unit; fix the name or the id in the HR system")
-                        .with_location(cb.loc(tables))
+                        .at(cb.place(tables))
                         .with_related(ca.loc(tables), format!("named `{a}` here")),
                     );
                 }
@@ -893,7 +892,7 @@ pub(crate) fn convert(
                 Some(c) => format!("export the `{c}` column too, so ids survive renames"),
                 None => "map the unit's id column (`idColumn`), so ids survive renames".to_owned(),
             })
-            .with_location(cell.loc(tables)),
+            .at(cell.place(tables)),
         );
     }
     for ((k, _), list) in by_loose {
@@ -913,7 +912,7 @@ pub(crate) fn convert(
                     ),
                 )
                 .with_hint("if they are one unit, merge them in the HR system")
-                .with_location(list[1].2.loc(tables))
+                .at(list[1].2.place(tables))
                 .with_related(list[0].2.loc(tables), "the other one"),
             );
         }
@@ -939,7 +938,7 @@ pub(crate) fn convert(
                         ),
                     )
                     .with_hint("a unit becomes a group only when an exported row is in it")
-                    .with_location(cell.loc(tables)),
+                    .at(cell.place(tables)),
                 ),
             }
         }

@@ -74,6 +74,8 @@ mod source;
 
 use std::path::PathBuf;
 
+use source::At as _;
+
 use orgform_spec::{Diagnostic, Diagnostics, LoadOptions};
 
 pub use emit::{GENERATED_MARK, OutputFile};
@@ -243,7 +245,7 @@ fn located_validation(
             }
             let cell = d.location.as_ref().and_then(&remap);
             if let Some(c) = cell {
-                n = n.with_location(c.loc(tables));
+                n = n.at(c.place(tables));
             }
             for (l, label) in &d.related {
                 if let Some(c) = remap(l) {

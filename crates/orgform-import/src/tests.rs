@@ -383,3 +383,87 @@ fn the_output_is_fmt_clean_and_tricky_values_stay_strings() {
         "{users_text}"
     );
 }
+
+/// The catalogue's diagnostics as drawn: each shows the cell's physical
+/// line with the cell underlined, as spec diagnostics do.
+#[test]
+fn bad_export_diagnostics_show_the_cell_line() {
+    let drawn = |name: &str, bytes: &[u8]| -> String {
+        let sources = [SourceInput {
+            path: name.into(),
+            bytes: bytes.to_vec(),
+        }];
+        let preset = Mapping::preset("alexis").expect("preset");
+        match import(&sources, &preset) {
+            Ok(_) => panic!("{name}: no error"),
+            Err(d) => d.render(false),
+        }
+    };
+    let ok_row = row("E1", "ada@example.com", "+46 70 174 06 11");
+    let mut latin1 = format!("{HEADER}\n").into_bytes();
+    latin1.extend_from_slice(b"E1,Ad\xe9le,Lovelace,ada@example.com");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "missing column",
+            format!("{HEADER}\n{ok_row}\n")
+                .replace("Work email", "Mail")
+                .into_bytes(),
+        ),
+        (
+            "national phone",
+            format!(
+                "{HEADER}\n{}\n",
+                row("E1", "ada@example.com", "070-174 06 11")
+            )
+            .into_bytes(),
+        ),
+        (
+            "duplicate email",
+            format!(
+                "{HEADER}\n{}\n{}\n",
+                row("E1", "ada@example.com", ""),
+                row("E2", "ADA@example.com", "")
+            )
+            .into_bytes(),
+        ),
+        ("latin-1", latin1),
+        (
+            "ragged row",
+            format!("{HEADER}\nE1,Ada,Lovelace\n").into_bytes(),
+        ),
+        (
+            "multi-line cell, then a value not allowed",
+            format!(
+                "{HEADER}\n{}\n",
+                ok_row
+                    .replace("Ada,", "\"Ada\nMarie\",")
+                    .replace("Female", "Unknown")
+            )
+            .into_bytes(),
+        ),
+        (
+            "no hire date",
+            format!("{HEADER}\n{}\n", ok_row.replace(",2020-01-01", ",")).into_bytes(),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, bytes) in &cases {
+        let text = drawn("bad.csv", bytes);
+        assert!(text.contains(" | "), "{name}: no source line in\n{text}");
+        assert!(text.contains('^'), "{name}: nothing underlined in\n{text}");
+        out.push_str(&format!("==== {name}\n{text}\n"));
+    }
+    let json = r#"[
+  {"Employee ID": "E1", "First name": "Ada", "Last name": "Lovelace", "Work email": "ada@example.com",
+   "Work phone": "070 1", "Time zone": "Europe/Stockholm", "Role": "Owner", "Status": "Active",
+   "Organization": "Acme", "Office": "Stockholm", "Department": "Sales", "Teams": ["BDR"],
+   "Employment type": "Permanent", "City": "Stockholm", "Country": "Sweden",
+   "Legal gender": "Female", "Employment date": "2020-01-01"}
+]"#;
+    out.push_str(&format!(
+        "==== JSON, national phone\n{}\n",
+        drawn("bad.json", json.as_bytes())
+    ));
+    assert!(out.contains("^^^^^^^"), "a JSON string is underlined whole");
+    snapshot("bad_export_diagnostics", &out);
+}
