@@ -964,134 +964,27 @@ impl Conv<'_> {
         let mut fixed_parents = BTreeSet::new();
         for (id, acc) in groups {
             let kind: &GroupKind = &m.groups[acc.kind];
-            let name = acc
-                .names
-                .iter()
-                .fold(
-                    None::<(&String, usize)>,
-                    |best, (n, (count, _))| match best {
-                        Some((_, c)) if c >= *count => best,
-                        _ => Some((n, *count)),
-                    },
-                )
-                .map(|(n, _)| n.clone())
-                .unwrap_or_default();
+            let name = group_name(acc);
             if acc.derived {
                 derived_kinds
                     .entry(acc.kind)
                     .or_insert((id.clone(), acc.first));
-                if acc.names.len() > 1 {
-                    let spellings: Vec<String> = acc
-                        .names
-                        .iter()
-                        .map(|(n, (c, _))| {
-                            format!("`{n}` ({c} row{})", if *c == 1 { "" } else { "s" })
-                        })
-                        .collect();
-                    let other = acc
-                        .names
-                        .iter()
-                        .find(|(n, _)| **n != name)
-                        .map(|(_, (_, c))| *c);
-                    let mut d = Diagnostic::warning(
-                        "unitNameVariants",
-                        format!(
-                            "the {} `{name}` is written in {} ways that differ only by case or spaces: {}; they are one group, named `{name}`",
-                            kind.kind,
-                            acc.names.len(),
-                            spellings.join(", ")
-                        ),
-                    )
-                    .with_hint("make the spelling consistent in the HR system");
-                    if let Some(c) = other {
-                        d = d.at(c.place(tables));
-                    }
-                    diags.push(d);
-                }
+                diags.extend(spelling_variants(kind, acc, &name, tables));
             } else {
-                if acc.names.len() > 1 {
-                    let mut it = acc.names.iter();
-                    if let (Some((a, (_, ca))), Some((b, (_, cb)))) = (it.next(), it.next()) {
-                        diags.push(
-                            Diagnostic::error(
-                                "unitIdTwoNames",
-                                format!(
-                                    "the {} id `{id}` has two names: `{a}` and `{b}`",
-                                    kind.kind
-                                ),
-                            )
-                            .with_hint(
-                                "one id is one unit; fix the name or the id in the HR system",
-                            )
-                            .at(cb.place(tables))
-                            .with_related(ca.loc(tables), format!("named `{a}` here")),
-                        );
-                    }
-                }
+                diags.extend(id_with_two_names(kind, id, acc, tables));
                 by_loose
                     .entry((acc.kind, unit_key(&name)))
                     .or_default()
                     .push((id.clone(), name.clone(), acc.first));
             }
-            let mut g = DesiredGroup::new(id, &name);
-            if let Some(t) = &kind.description {
-                g.description = Some(t.replace("{name}", &name).replace("{id}", id));
-            }
-            g.parent = match &kind.parent {
-                None => ParentRef::Omitted,
-                Some(None) => ParentRef::Root,
-                Some(Some(ParentSpec::Fixed(p))) => {
-                    fixed_parents.insert(p.clone());
-                    ParentRef::Group(p.clone())
-                }
-                Some(Some(ParentSpec::Kind(_))) => match &acc.parent {
-                    Some((p, _)) => ParentRef::Group(p.clone()),
-                    None => ParentRef::Omitted,
-                },
-            };
-            g.protected = kind.protected;
+            out_groups.push(desired_group(kind, id, acc, &name, &mut fixed_parents));
             group_origin.insert(id.clone(), acc.first);
-            out_groups.push(g);
         }
         for (k, (example, cell)) in derived_kinds {
-            let kind = &m.groups[k];
-            diags.push(
-                Diagnostic::warning(
-                    "derivedGroupId",
-                    format!(
-                        "the {} groups' externalIds are derived from their names (e.g. `{example}`): a rename in HR \
-                         becomes a delete plus a create, which drops the group's history in &frankly",
-                        kind.kind
-                    ),
-                )
-                .with_hint(match &kind.id_column {
-                    Some(c) => format!("export the `{c}` column too, so ids survive renames"),
-                    None => "map the unit's id column (`idColumn`), so ids survive renames".to_owned(),
-                })
-                .at(cell.place(tables)),
-            );
+            diags.push(derived_id_warning(&m.groups[k], &example, cell, tables));
         }
         for ((k, _), list) in by_loose {
-            if list.len() > 1 {
-                let names: Vec<String> = list
-                    .iter()
-                    .map(|(id, n, _)| format!("`{n}` (`{id}`)"))
-                    .collect();
-                diags.push(
-                    Diagnostic::warning(
-                        "unitNameVariants",
-                        format!(
-                            "{} {} units have names that differ only by case or spaces: {}",
-                            list.len(),
-                            m.groups[k].kind,
-                            names.join(", ")
-                        ),
-                    )
-                    .with_hint("if they are one unit, merge them in the HR system")
-                    .at(list[1].2.place(tables))
-                    .with_related(list[0].2.loc(tables), "the other one"),
-                );
-            }
+            diags.extend(similar_units(&m.groups[k], &list, tables));
         }
         (out_groups, group_origin, fixed_parents)
     }
@@ -1164,6 +1057,154 @@ impl Conv<'_> {
             bad_rows,
         }
     }
+}
+
+/// A group's name: the spelling most rows use (ties: the smallest).
+fn group_name(acc: &GroupAcc) -> String {
+    acc.names
+        .iter()
+        .fold(
+            None::<(&String, usize)>,
+            |best, (n, (count, _))| match best {
+                Some((_, c)) if c >= *count => best,
+                _ => Some((n, *count)),
+            },
+        )
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default()
+}
+
+/// A derived group written in several spellings: one group, a warning.
+fn spelling_variants(
+    kind: &GroupKind,
+    acc: &GroupAcc,
+    name: &str,
+    tables: &[Table],
+) -> Option<Diagnostic> {
+    if acc.names.len() < 2 {
+        return None;
+    }
+    let spellings: Vec<String> = acc
+        .names
+        .iter()
+        .map(|(n, (c, _))| format!("`{n}` ({c} row{})", if *c == 1 { "" } else { "s" }))
+        .collect();
+    let other = acc
+        .names
+        .iter()
+        .find(|(n, _)| n.as_str() != name)
+        .map(|(_, (_, c))| *c);
+    let mut d = Diagnostic::warning(
+        "unitNameVariants",
+        format!(
+            "the {} `{name}` is written in {} ways that differ only by case or spaces: {}; they are one group, named `{name}`",
+            kind.kind,
+            acc.names.len(),
+            spellings.join(", ")
+        ),
+    )
+    .with_hint("make the spelling consistent in the HR system");
+    if let Some(c) = other {
+        d = d.at(c.place(tables));
+    }
+    Some(d)
+}
+
+/// One unit id with two names: an error at both cells.
+fn id_with_two_names(
+    kind: &GroupKind,
+    id: &str,
+    acc: &GroupAcc,
+    tables: &[Table],
+) -> Option<Diagnostic> {
+    let mut it = acc.names.iter();
+    let (Some((a, (_, ca))), Some((b, (_, cb)))) = (it.next(), it.next()) else {
+        return None;
+    };
+    Some(
+        Diagnostic::error(
+            "unitIdTwoNames",
+            format!("the {} id `{id}` has two names: `{a}` and `{b}`", kind.kind),
+        )
+        .with_hint("one id is one unit; fix the name or the id in the HR system")
+        .at(cb.place(tables))
+        .with_related(ca.loc(tables), format!("named `{a}` here")),
+    )
+}
+
+/// The desired group of a unit; a fixed parent is noted in `fixed_parents`.
+fn desired_group(
+    kind: &GroupKind,
+    id: &str,
+    acc: &GroupAcc,
+    name: &str,
+    fixed_parents: &mut BTreeSet<String>,
+) -> DesiredGroup {
+    let mut g = DesiredGroup::new(id, name);
+    if let Some(t) = &kind.description {
+        g.description = Some(t.replace("{name}", name).replace("{id}", id));
+    }
+    g.parent = match &kind.parent {
+        None => ParentRef::Omitted,
+        Some(None) => ParentRef::Root,
+        Some(Some(ParentSpec::Fixed(p))) => {
+            fixed_parents.insert(p.clone());
+            ParentRef::Group(p.clone())
+        }
+        Some(Some(ParentSpec::Kind(_))) => match &acc.parent {
+            Some((p, _)) => ParentRef::Group(p.clone()),
+            None => ParentRef::Omitted,
+        },
+    };
+    g.protected = kind.protected;
+    g
+}
+
+/// The warning that a kind's externalIds are derived from names.
+fn derived_id_warning(
+    kind: &GroupKind,
+    example: &str,
+    cell: CellRef,
+    tables: &[Table],
+) -> Diagnostic {
+    Diagnostic::warning(
+        "derivedGroupId",
+        format!(
+            "the {} groups' externalIds are derived from their names (e.g. `{example}`): a rename in HR \
+             becomes a delete plus a create, which drops the group's history in &frankly",
+            kind.kind
+        ),
+    )
+    .with_hint(match &kind.id_column {
+        Some(c) => format!("export the `{c}` column too, so ids survive renames"),
+        None => "map the unit's id column (`idColumn`), so ids survive renames".to_owned(),
+    })
+    .at(cell.place(tables))
+}
+
+/// Units with ids whose names differ only by case or spaces: a warning.
+fn similar_units(kind: &GroupKind, list: &[Unit], tables: &[Table]) -> Option<Diagnostic> {
+    if list.len() < 2 {
+        return None;
+    }
+    let names: Vec<String> = list
+        .iter()
+        .map(|(id, n, _)| format!("`{n}` (`{id}`)"))
+        .collect();
+    Some(
+        Diagnostic::warning(
+            "unitNameVariants",
+            format!(
+                "{} {} units have names that differ only by case or spaces: {}",
+                list.len(),
+                kind.kind,
+                names.join(", ")
+            ),
+        )
+        .with_hint("if they are one unit, merge them in the HR system")
+        .at(list[1].2.place(tables))
+        .with_related(list[0].2.loc(tables), "the other one"),
+    )
 }
 
 /// The attributes block: the mapping's, plus every mapped property

@@ -436,7 +436,7 @@ pub(crate) fn read(
         .path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        || text.trim_start().starts_with(['[', '{']);
+        || text.trim_start().starts_with(JSON_OPENERS);
     let table = if is_json {
         read_json(input, text, diags)?
     } else {
@@ -455,6 +455,9 @@ pub(crate) fn read(
     }
     Some(table)
 }
+
+/// A source whose text starts with one of these is JSON.
+const JSON_OPENERS: [char; 2] = ['[', '{'];
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -506,23 +509,7 @@ fn read_csv(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let (line, col) = e.position().map_or((before.line(), 1), |p| (p.line(), 1));
-                let line = to_u32(usize::try_from(line).unwrap_or(usize::MAX));
-                let line_text = Lines::new(text).line(line).to_owned();
-                let len = u32::try_from(line_text.chars().count()).unwrap_or(u32::MAX);
-                diags.push(
-                    Diagnostic::error("csvSyntax", format!("the CSV cannot be read: {e}"))
-                        .with_hint("check the quoting of this row: a quote inside a quoted cell is written twice (\"\")")
-                        .with_source_line(
-                            Location {
-                                file: input.path.clone(),
-                                line,
-                                column: col,
-                            },
-                            &line_text,
-                            len,
-                        ),
-                );
+                diags.push(csv_syntax_error(input, text, &e, &before));
                 return None;
             }
         }
@@ -546,66 +533,100 @@ fn read_csv(
                     },
                 ));
             }
-            Some(t) => {
-                let row = t.rows.len();
-                if let Positions::Csv { starts, .. } = &mut t.pos {
-                    starts.push(start);
-                }
-                if record.len() == 1
-                    && record.get(0).is_some_and(|c| c.trim().is_empty())
-                    && width > 1
-                {
-                    // A blank line inside the data: nothing to import.
-                    t.rows.push(Vec::new());
-                    continue;
-                }
-                if record.len() != width {
-                    let col = record.len().min(width);
-                    let mut d = Diagnostic::error(
-                        "raggedRow",
-                        format!(
-                            "this row has {} cell{}, the header has {width}",
-                            record.len(),
-                            if record.len() == 1 { "" } else { "s" }
-                        ),
-                    )
-                    .with_hint(
-                        "every row needs one cell per header column; a cell holding the \
-                         delimiter must be quoted (\"Sales, Nordics\")",
-                    );
-                    d = d.at(t.cell_place(row, Some(col)));
-                    diags.push(d);
-                    t.rows.push(Vec::new());
-                    continue;
-                }
-                let mut cells = Vec::with_capacity(width);
-                for (c, cell) in record.iter().enumerate() {
-                    if cell.len() > MAX_CELL_BYTES {
-                        diags.push(
-                            Diagnostic::error(
-                                "cellTooLarge",
-                                format!(
-                                    "this cell holds {} bytes; the most a cell may hold is {MAX_CELL_BYTES}",
-                                    cell.len()
-                                ),
-                            )
-                            .with_hint("the export is damaged (an unclosed quote swallows the rows after it?); export it again")
-                            .at(t.cell_place(row, Some(c))),
-                        );
-                        cells.push(None);
-                    } else {
-                        cells.push(Some(cell.to_owned()));
-                    }
-                }
-                // A row with a broken cell is left out: its other cells would only add noise.
-                if cells.iter().any(Option::is_none) {
-                    cells.clear();
-                }
-                t.rows.push(cells);
-            }
+            Some(t) => push_csv_row(t, &record, width, start, diags),
         }
     }
     table
+}
+
+/// A record the CSV reader refuses: an error at its line.
+fn csv_syntax_error(
+    input: &SourceInput,
+    text: &str,
+    e: &csv::Error,
+    before: &csv::Position,
+) -> Diagnostic {
+    let (line, col) = e.position().map_or((before.line(), 1), |p| (p.line(), 1));
+    let line = to_u32(usize::try_from(line).unwrap_or(usize::MAX));
+    let line_text = Lines::new(text).line(line).to_owned();
+    let len = u32::try_from(line_text.chars().count()).unwrap_or(u32::MAX);
+
+    Diagnostic::error("csvSyntax", format!("the CSV cannot be read: {e}"))
+        .with_hint(
+            "check the quoting of this row: a quote inside a quoted cell is written twice (\"\")",
+        )
+        .with_source_line(
+            Location {
+                file: input.path.clone(),
+                line,
+                column: col,
+            },
+            &line_text,
+            len,
+        )
+}
+
+/// One data row of a CSV table: a blank line, a ragged row and a row with
+/// a huge cell are kept as empty rows (so row numbers stay), with errors.
+fn push_csv_row(
+    t: &mut Table,
+    record: &csv::StringRecord,
+    width: usize,
+    start: (usize, u32),
+    diags: &mut Vec<Diagnostic>,
+) {
+    let row = t.rows.len();
+    if let Positions::Csv { starts, .. } = &mut t.pos {
+        starts.push(start);
+    }
+    if record.len() == 1 && record.get(0).is_some_and(|c| c.trim().is_empty()) && width > 1 {
+        // A blank line inside the data: nothing to import.
+        t.rows.push(Vec::new());
+        return;
+    }
+    if record.len() != width {
+        let col = record.len().min(width);
+        let mut d = Diagnostic::error(
+            "raggedRow",
+            format!(
+                "this row has {} cell{}, the header has {width}",
+                record.len(),
+                if record.len() == 1 { "" } else { "s" }
+            ),
+        )
+        .with_hint(
+            "every row needs one cell per header column; a cell holding the \
+             delimiter must be quoted (\"Sales, Nordics\")",
+        );
+        d = d.at(t.cell_place(row, Some(col)));
+        diags.push(d);
+        t.rows.push(Vec::new());
+        return;
+    }
+    let mut cells = Vec::with_capacity(width);
+    for (c, cell) in record.iter().enumerate() {
+        if cell.len() > MAX_CELL_BYTES {
+            diags.push(
+                Diagnostic::error(
+                    "cellTooLarge",
+                    format!(
+                        "this cell holds {} bytes; the most a cell may hold is {MAX_CELL_BYTES}",
+                        cell.len()
+                    ),
+                )
+                .with_hint("the export is damaged (an unclosed quote swallows the rows after it?); export it again")
+                .at(t.cell_place(row, Some(c))),
+            );
+            cells.push(None);
+        } else {
+            cells.push(Some(cell.to_owned()));
+        }
+    }
+    // A row with a broken cell is left out: its other cells would only add noise.
+    if cells.iter().any(Option::is_none) {
+        cells.clear();
+    }
+    t.rows.push(cells);
 }
 
 fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Table> {
@@ -622,45 +643,7 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
             return None;
         }
     };
-    let rows = match &root.value {
-        json::Value::Array(items) => items,
-        json::Value::Object(members) => {
-            let arrays: Vec<&json::Node> = members
-                .iter()
-                .map(|(_, _, v)| v)
-                .filter(|v| matches!(v.value, json::Value::Array(_)))
-                .collect();
-            match arrays.as_slice() {
-                [one] => match &one.value {
-                    json::Value::Array(items) => items,
-                    _ => return None,
-                },
-                _ => {
-                    diags.push(
-                        Diagnostic::error(
-                            "jsonShape",
-                            format!(
-                                "the JSON object holds {} arrays; an export is an array of \
-                                 objects, or an object with one such array",
-                                arrays.len()
-                            ),
-                        )
-                        .with_hint("give the array of employees itself")
-                        .at(at(root.pos)),
-                    );
-                    return None;
-                }
-            }
-        }
-        _ => {
-            diags.push(
-                Diagnostic::error("jsonShape", "the JSON is not an array of objects")
-                    .with_hint("an export is an array of objects, one per employee")
-                    .at(at(root.pos)),
-            );
-            return None;
-        }
-    };
+    let rows = json_rows(&root, &at, diags)?;
     let mut columns: Vec<String> = Vec::new();
     let mut header: Vec<Pos> = Vec::new();
     let mut col_of: HashMap<String, usize> = HashMap::new();
@@ -759,4 +742,53 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
     );
     t.rows = out_rows;
     Some(t)
+}
+
+/// The array of employee objects: the document itself, or the one array
+/// an object holds.
+fn json_rows<'n, 'l>(
+    root: &'n json::Node,
+    at: &dyn Fn(Pos) -> Place<'l>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'n Vec<json::Node>> {
+    let rows = match &root.value {
+        json::Value::Array(items) => items,
+        json::Value::Object(members) => {
+            let arrays: Vec<&json::Node> = members
+                .iter()
+                .map(|(_, _, v)| v)
+                .filter(|v| matches!(v.value, json::Value::Array(_)))
+                .collect();
+            match arrays.as_slice() {
+                [one] => match &one.value {
+                    json::Value::Array(items) => items,
+                    _ => return None,
+                },
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            "jsonShape",
+                            format!(
+                                "the JSON object holds {} arrays; an export is an array of \
+                                 objects, or an object with one such array",
+                                arrays.len()
+                            ),
+                        )
+                        .with_hint("give the array of employees itself")
+                        .at(at(root.pos)),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => {
+            diags.push(
+                Diagnostic::error("jsonShape", "the JSON is not an array of objects")
+                    .with_hint("an export is an array of objects, one per employee")
+                    .at(at(root.pos)),
+            );
+            return None;
+        }
+    };
+    Some(rows)
 }
