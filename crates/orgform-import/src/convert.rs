@@ -994,16 +994,28 @@ impl Conv<'_> {
         let (tables, m, diags, groups) = (self.tables, self.m, &mut *self.diags, &self.groups);
         let pending_lists = std::mem::take(&mut self.pending_lists);
         let users = &mut self.users;
-        // adminOf / interestOf given as unit names of a kind.
+        if pending_lists.is_empty() {
+            return;
+        }
+        // The first group (in externalId order) of each kind and unit name:
+        // one lookup per item instead of a scan of every group.
+        let mut by_name: HashMap<(usize, String), &String> = HashMap::new();
+        for (id, acc) in groups {
+            for n in acc.names.keys() {
+                by_name.entry((acc.kind, unit_key(n))).or_insert(id);
+            }
+        }
         for (ui, path, items, cell, ki) in pending_lists {
             let mut set = BTreeSet::new();
             for item in items {
-                let key = unit_key(&item);
-                let found = groups.iter().find(|(id, acc)| {
-                    acc.kind == ki && (acc.names.keys().any(|n| unit_key(n) == key) || **id == item)
-                });
-                match found {
-                    Some((id, _)) => {
+                let named = by_name.get(&(ki, unit_key(&item))).copied();
+                let by_id = groups
+                    .get_key_value(&item)
+                    .filter(|(_, acc)| acc.kind == ki)
+                    .map(|(id, _)| id);
+                // The first in externalId order, as a scan would find it.
+                match named.into_iter().chain(by_id).min() {
+                    Some(id) => {
                         set.insert(id.clone());
                     }
                     None => diags.push(

@@ -467,3 +467,38 @@ fn bad_export_diagnostics_show_the_cell_line() {
     assert!(out.contains("^^^^^^^"), "a JSON string is underlined whole");
     snapshot("bad_export_diagnostics", &out);
 }
+
+/// `adminOf` naming units of a kind: each name (any case or spacing)
+/// becomes that unit's externalId; a unit no exported row is in is an
+/// error at the cell.
+#[test]
+fn admin_of_by_unit_name_resolves_to_the_units_ids() {
+    let mapping = Mapping::parse(
+        Path::new("m.yaml"),
+        "version: 1\nusers:\n  externalId: Employee ID\n  firstName: First name\n  lastName: Last name\n  \
+         email: Work email\n  adminOf: {from: Manages, kind: department}\ngroups:\n  - kind: department\n    \
+         column: Department\n",
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let header = "Employee ID,First name,Last name,Work email,Department,Manages\n";
+    let csv = format!(
+        "{header}E1,Ada,Lovelace,ada@example.com,Sales,\" sales , Customer   support\"\n\
+         E2,Bob,Marley,bob@example.com,Customer Support,\n"
+    );
+    let out = run(&csv, &mapping).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let users = &out.files[0].text;
+    assert!(
+        users.contains("      adminOf: [\"department:customer support\", \"department:sales\"]\n"),
+        "{users}"
+    );
+    let bad = format!("{header}E1,Ada,Lovelace,ada@example.com,Sales,Nope\n");
+    let err = run(&bad, &mapping).expect_err("an unknown unit");
+    let d = err
+        .iter()
+        .find(|d| d.code == "unknownGroup")
+        .expect("unknownGroup");
+    assert_eq!(
+        d.location.as_ref().map(|l| (l.line, l.column)),
+        Some((2, 39))
+    );
+}
