@@ -63,6 +63,17 @@
 //! - JSON values: numbers as written, booleans `true`/`false`, `null`
 //!   empty, an array of scalars joined with `, ` (split it with `split`).
 //! - A cell over [`MAX_CELL_BYTES`] is an error at the cell.
+//! - The generated files are byte for byte what `orgform fmt` writes
+//!   (strings through orgform-spec's `yaml_scalar`, the formatter's own
+//!   scalar writer: plain unless a YAML 1.1 or 1.2 reader could read them
+//!   as something else), so `orgform fmt --check` passes on the output
+//!   directory and a formatter run in CI never rewrites them.
+//! - Every diagnostic at a cell draws the cell's physical line with the
+//!   cell underlined, as spec diagnostics do; a quoted multi-line cell is
+//!   drawn on the line where it starts, a JSON value with its token
+//!   underlined; a problem about a whole row or header underlines the
+//!   line. Related places (the first of two duplicates) are named without
+//!   their line.
 
 mod convert;
 mod emit;
