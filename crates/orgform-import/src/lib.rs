@@ -171,25 +171,28 @@ pub fn import(sources: &[SourceInput], mapping: &Mapping) -> Result<Imported, Di
     } else {
         convert::convert(&tables, &mapping.file, &mut diags)
     };
-    let Some(built) = built else {
+    let Some(mut built) = built else {
         return Err(sorted(diags));
     };
     let files = emit::emit(&built, &mapping.label, &labels);
+    let users = built.org.users.as_ref().map_or(0, Vec::len);
+    let groups = built.org.groups.as_ref().map_or(0, Vec::len);
     // Validate like any spec; fixed parents are expected in a hand-written
-    // file's externalGroups.
-    let mut org = built.org.clone();
+    // file's externalGroups. The org is moved, not copied: at 100k users a
+    // copy is a good part of the peak memory.
+    let mut org = std::mem::take(&mut built.org);
     org.external_groups
         .extend(built.fixed_parents.iter().cloned());
     match orgform_spec::validate_org(org) {
         Ok(spec) => diags.extend(spec.warnings().iter().cloned()),
-        Err(_) => diags.extend(located_validation(&files, &built, &tables)),
+        Err(unlocated) => diags.extend(located_validation(&files, &built, &tables, unlocated)),
     }
     if diags.iter().any(|d| d.severity.is_error()) {
         return Err(sorted(diags));
     }
     Ok(Imported {
-        users: built.org.users.as_ref().map_or(0, Vec::len),
-        groups: built.org.groups.as_ref().map_or(0, Vec::len),
+        users,
+        groups,
         files,
         warnings: sorted(diags),
     })
@@ -197,21 +200,16 @@ pub fn import(sources: &[SourceInput], mapping: &Mapping) -> Result<Imported, Di
 
 /// Validation problems at the cells they came from: the generated files
 /// are loaded from a private temp directory (only on this failure path),
-/// and each diagnostic's line there is mapped to the cell of that line.
+/// and each diagnostic's line there is mapped to the cell of that line;
+/// `unlocated` (what `validate_org` said) is the answer when that fails.
 fn located_validation(
     files: &[OutputFile],
     built: &convert::Built,
     tables: &[source::Table],
+    unlocated: Diagnostics,
 ) -> Vec<Diagnostic> {
-    let fallback = || -> Vec<Diagnostic> {
-        let mut org = built.org.clone();
-        org.external_groups
-            .extend(built.fixed_parents.iter().cloned());
-        orgform_spec::validate_org(org)
-            .err()
-            .map(|d| d.into_iter().collect())
-            .unwrap_or_default()
-    };
+    // Without the temp directory: the problems without their cells.
+    let fallback = move || -> Vec<Diagnostic> { unlocated.into_iter().collect() };
     let Ok(dir) = tempfile::tempdir() else {
         return fallback();
     };
