@@ -18,6 +18,14 @@ fn example(file: &str) -> String {
         .to_owned()
 }
 
+/// `orgform import` of the example export with its mapping into `spec`.
+fn example_import() -> Vec<String> {
+    let mut args = vec!["import".to_owned(), example("export.csv")];
+    args.extend(["--mapping".to_owned(), example("mapping.yaml")]);
+    args.extend(["--out".to_owned(), "spec".to_owned()]);
+    args
+}
+
 /// The files under `dir`, with their content, sorted (nothing: empty).
 fn snapshot_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -232,6 +240,40 @@ fn the_printed_preset_is_a_mapping_that_imports_the_same() {
     assert_eq!(v["title"], "orgform import mapping");
 }
 
+/// The import's output is what `orgform fmt` writes: `fmt --check` passes
+/// on it, fresh and as committed beside the hand-written org.yaml.
+#[test]
+fn the_import_output_passes_fmt_check() {
+    let work = Work::new();
+    let import = example_import();
+    work.run(&import.iter().map(String::as_str).collect::<Vec<_>>())
+        .expect_code(0);
+    let check = work.run(&["fmt", "--check", "spec"]);
+    check.expect_code(0);
+    assert!(
+        check
+            .stderr()
+            .contains("0 files would be reformatted, 3 already formatted"),
+        "{}",
+        check.stderr()
+    );
+    let committed = work.run(&["fmt", "--check", &example("spec")]);
+    committed.expect_code(0);
+    assert!(
+        committed.stderr().contains("4 already formatted"),
+        "{}",
+        committed.stderr()
+    );
+    // And a file quoted the old way is not: the check can fail.
+    let users = std::fs::read_to_string(work.path().join("spec/users.yaml")).expect("users");
+    std::fs::write(
+        work.path().join("spec/users.yaml"),
+        users.replace("firstName: Astrid", "firstName: \"Astrid\""),
+    )
+    .expect("write");
+    work.run(&["fmt", "--check", "spec"]).expect_code(1);
+}
+
 /// import -> plan -> apply -> re-import -> plan: no changes, against the emulator.
 #[test]
 fn an_imported_spec_applies_and_a_reimport_plans_nothing() {
@@ -240,15 +282,9 @@ fn an_imported_spec_applies_and_a_reimport_plans_nothing() {
     let spec = work.path().join("spec");
     std::fs::create_dir(&spec).expect("mkdir");
     std::fs::copy(example("spec/org.yaml"), spec.join("org.yaml")).expect("copy org.yaml");
-    let import = [
-        "import",
-        &example("export.csv"),
-        "--mapping",
-        &example("mapping.yaml"),
-        "--out",
-        "spec",
-    ];
-    work.run(&import).expect_code(0);
+    let import = example_import();
+    work.run(&import.iter().map(String::as_str).collect::<Vec<_>>())
+        .expect_code(0);
     let plan = work.run(&["plan", "spec", "--detailed-exitcode"]);
     assert_eq!(plan.code(), 2, "{}\n{}", plan.stdout(), plan.stderr());
     assert!(plan.stdout().contains("37 to create"), "{}", plan.stdout());

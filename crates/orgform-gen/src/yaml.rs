@@ -1,47 +1,18 @@
 //! Writing a desired org as a spec directory, in the style a person would
-//! write (block mappings, flow lists, plain scalars where YAML allows them).
+//! write (block mappings, flow lists, plain scalars where YAML allows them):
+//! exactly what `orgform fmt` writes, so `orgform fmt --check` passes on it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use orgform_model::{AttributeDef, DesiredGroup, DesiredOrg, DesiredUser, LimitName, ParentRef};
+use orgform_spec::yaml_scalar;
 
-/// Whether `s` can be written as a plain scalar, in block and flow context,
-/// and reads back as the same string (never a number, boolean or null) in
-/// both YAML 1.2 (orgform) and YAML 1.1 (serde_yaml, the baseline).
-fn plain_ok(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    const KEYWORDS: &[&str] = &[
-        "true", "false", "null", "yes", "no", "on", "off", "y", "n", "~",
-    ];
-    first.is_ascii_alphabetic()
-        && !s.ends_with(' ')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " ._@/()-+".contains(c))
-        && !KEYWORDS.contains(&s.to_ascii_lowercase().as_str())
-}
-
-/// Appends `s` as a plain or a double-quoted scalar.
+/// Appends `s` as `orgform fmt` writes it in block context (orgform-spec's
+/// one scalar writer: plain only where YAML 1.2, orgform's reader, and
+/// YAML 1.1, serde_yaml's, the baseline, both read it back as this string).
 pub(crate) fn scalar(out: &mut String, s: &str) {
-    if plain_ok(s) {
-        out.push_str(s);
-        return;
-    }
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&yaml_scalar(s, false));
 }
 
 fn key_value(out: &mut String, indent: &str, key: &str, value: &str) {
@@ -58,7 +29,7 @@ fn flow_list<'a>(out: &mut String, items: impl IntoIterator<Item = &'a String>) 
         if i > 0 {
             out.push_str(", ");
         }
-        scalar(out, item);
+        out.push_str(&yaml_scalar(item, true));
     }
     out.push(']');
 }
@@ -270,7 +241,36 @@ mod tests {
         assert_eq!(show("2019-04-01"), "\"2019-04-01\"");
         assert_eq!(show("no"), "\"no\"");
         assert_eq!(show("a: b"), "\"a: b\"");
-        assert_eq!(show("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(show("say \"hi\""), "say \"hi\"");
+        assert_eq!(show("\"hi\""), "\"\\\"hi\\\"\"");
         assert_eq!(show(""), "\"\"");
+        assert_eq!(show("007"), "\"007\"");
+        assert_eq!(show("1.0"), "\"1.0\"");
+        // In a flow list, a comma needs quotes; in block style it does not.
+        assert_eq!(show("Sales, EMEA"), "Sales, EMEA");
+        let mut list = String::new();
+        flow_list(&mut list, &["Sales, EMEA".to_owned(), "BDR".to_owned()]);
+        assert_eq!(list, "[\"Sales, EMEA\", BDR]");
+    }
+
+    /// What is written is what `orgform fmt` writes: `fmt --check` passes
+    /// on a generated spec directory (current and next, one file and many).
+    #[test]
+    fn generated_files_are_fmt_clean() {
+        let g = crate::generate(&crate::GenOptions {
+            users: 300,
+            seed: 7,
+            users_per_file: None,
+        });
+        let mut checked = 0;
+        for (org, per_file) in [(&g.current, None), (&g.next, Some(120))] {
+            for (name, text) in spec_files(org, per_file) {
+                let formatted = orgform_spec::format_str(&text, std::path::Path::new(&name))
+                    .unwrap_or_else(|d| panic!("{name}: {}", d.render(false)));
+                assert_eq!(formatted, text, "{name} is not fmt-clean");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 6, "{checked} files");
     }
 }

@@ -1,7 +1,7 @@
 //! Rows to a desired org: the mapping applied to every exported row, with
 //! the cell each field came from (so a later problem points back at it).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use orgform_model::{AttributeDef, DesiredGroup, DesiredOrg, DesiredUser, ParentRef, Role};
 use orgform_spec::{Diagnostic, Location};
@@ -11,7 +11,7 @@ use crate::mapping::{
     Required, SourceRef,
 };
 use crate::phone::{self, Problem};
-use crate::source::{Table, column_key};
+use crate::source::{At, Place, Table, column_key};
 
 /// A cell: table, row, column (`None`: the row as a whole).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,11 +23,12 @@ pub(crate) struct CellRef {
 
 impl CellRef {
     pub fn loc(self, tables: &[Table]) -> Location {
-        let t = &tables[self.table as usize];
-        match self.col {
-            Some(c) => t.cell_loc(self.row as usize, c as usize),
-            None => t.row_loc(self.row as usize),
-        }
+        self.place(tables).loc
+    }
+
+    /// The cell's place, with its source line.
+    pub fn place(self, tables: &[Table]) -> Place<'_> {
+        tables[self.table as usize].cell_place(self.row as usize, self.col.map(|c| c as usize))
     }
 }
 
@@ -50,7 +51,7 @@ pub(crate) struct Built {
     pub fixed_parents: BTreeSet<String>,
     /// Rows (table, row) that already have an import error: validation
     /// problems of their users would only repeat it.
-    pub bad_rows: std::collections::HashSet<(u32, u32)>,
+    pub bad_rows: HashSet<(u32, u32)>,
 }
 
 /// A column or template resolved against one table's header.
@@ -306,23 +307,90 @@ fn split_cell(value: &str, sep: Option<&str>) -> Vec<String> {
     }
 }
 
+/// A pending `adminOf`/`interestOf` of unit names of a kind: the user's
+/// index, the field's path, the names, the cell, the kind.
+type PendingList = (usize, &'static str, Vec<String>, CellRef, usize);
+
+/// The conversion's state over every table and row.
+struct Conv<'a> {
+    tables: &'a [Table],
+    m: &'a MappingFile,
+    diags: &'a mut Vec<Diagnostic>,
+    users: Vec<DesiredUser>,
+    origins: Vec<UserOrigin>,
+    by_id: HashMap<String, usize>,
+    groups: BTreeMap<String, GroupAcc>,
+    pending_lists: Vec<PendingList>,
+    exported_rows: usize,
+    bad_rows: HashSet<(u32, u32)>,
+    rows_seen: usize,
+    attributes: BTreeMap<String, AttributeDef>,
+    id_column_in: Vec<Vec<bool>>,
+}
+
+/// One row being converted.
+#[derive(Clone, Copy)]
+struct Row<'r> {
+    tref: u32,
+    ri: usize,
+    cells: &'r [Option<String>],
+    cols: &'r TableCols,
+}
+
+impl Row<'_> {
+    /// A cell of this row (`None`: the row as a whole).
+    fn cell(&self, col: Option<usize>) -> CellRef {
+        CellRef {
+            table: self.tref,
+            row: u32::try_from(self.ri).unwrap_or(u32::MAX),
+            col: col.and_then(|c| u32::try_from(c).ok()),
+        }
+    }
+}
+
+/// What the groups step gives: the groups, the cell of each, the fixed parents.
+type GroupsOut = (
+    Vec<DesiredGroup>,
+    HashMap<String, CellRef>,
+    BTreeSet<String>,
+);
+
 /// Applies the mapping to every table.
 pub(crate) fn convert(
     tables: &[Table],
     m: &MappingFile,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Built> {
-    let mut users: Vec<DesiredUser> = Vec::new();
-    let mut origins: Vec<UserOrigin> = Vec::new();
-    let mut by_id: HashMap<String, usize> = HashMap::new();
-    let mut groups: BTreeMap<String, GroupAcc> = BTreeMap::new();
-    let mut pending_lists: Vec<(usize, &'static str, Vec<String>, CellRef, usize)> = Vec::new();
-    let mut exported_rows = 0usize;
-    let mut bad_rows = std::collections::HashSet::new();
-    let mut rows_seen = 0usize;
-    let attributes = attribute_defs(m);
-    let mut id_column_in: Vec<Vec<bool>> = vec![Vec::new(); m.groups.len()];
+    if !check_default_country(m, diags) {
+        return None;
+    }
+    let mut c = Conv {
+        tables,
+        m,
+        diags,
+        users: Vec::new(),
+        origins: Vec::new(),
+        by_id: HashMap::new(),
+        groups: BTreeMap::new(),
+        pending_lists: Vec::new(),
+        exported_rows: 0,
+        bad_rows: HashSet::new(),
+        rows_seen: 0,
+        attributes: attribute_defs(m),
+        id_column_in: vec![Vec::new(); m.groups.len()],
+    };
+    for (tix, table) in tables.iter().enumerate() {
+        c.table(tix, table);
+    }
+    c.check_exported();
+    c.check_id_columns();
+    let groups = c.build_groups();
+    c.resolve_pending_lists();
+    Some(c.finish(groups))
+}
 
+/// A `defaultCountry` the phone table knows; `false` after an error.
+fn check_default_country(m: &MappingFile, diags: &mut Vec<Diagnostic>) -> bool {
     if let Some(PhoneField::Long(p)) = &m.users.phone
         && let Some(c) = &p.default_country
         && !phone::is_known(c)
@@ -334,10 +402,15 @@ pub(crate) fn convert(
             )
             .with_hint(format!("use one of {}", phone::known_countries())),
         );
-        return None;
+        return false;
     }
+    true
+}
 
-    for (tix, table) in tables.iter().enumerate() {
+impl Conv<'_> {
+    /// One table: its header checked against the mapping, then its rows.
+    fn table(&mut self, tix: usize, table: &Table) {
+        let (m, diags) = (self.m, &mut *self.diags);
         let tref = u32::try_from(tix).unwrap_or(u32::MAX);
         for dup in &table.duplicated {
             diags.push(
@@ -345,7 +418,7 @@ pub(crate) fn convert(
                     "duplicateColumn",
                     format!("the column `{dup}` is in the header twice; the first one is used"),
                 )
-                .with_location(table.header_loc(table.index.get(dup).copied())),
+                .at(table.header_place(table.index.get(dup).copied())),
             );
         }
         let mut r = Resolver {
@@ -353,8 +426,8 @@ pub(crate) fn convert(
             tix: tref,
             missing: BTreeMap::new(),
         };
-        let Some(cols) = resolve(&mut r, m, diags, &mut id_column_in) else {
-            continue;
+        let Some(cols) = resolve(&mut r, m, diags, &mut self.id_column_in) else {
+            return;
         };
         if !r.missing.is_empty() {
             let found: Vec<&str> = table.columns.iter().map(String::as_str).take(30).collect();
@@ -368,608 +441,782 @@ pub(crate) fn convert(
                         "the header has: {}; export the report with that column, or change the mapping",
                         found.join(", ")
                     ))
-                    .with_location(table.header_loc(None)),
+                    .at(table.header_place(None)),
                 );
             }
-            continue;
+            return;
         }
-        for (ri, row) in table.rows.iter().enumerate() {
-            if row.is_empty() {
+        for (ri, cells) in table.rows.iter().enumerate() {
+            if cells.is_empty() {
                 continue;
             }
-            rows_seen += 1;
-            let rref = |col: Option<usize>| CellRef {
-                table: tref,
-                row: u32::try_from(ri).unwrap_or(u32::MAX),
-                col: col.and_then(|c| u32::try_from(c).ok()),
-            };
-            if let Some((c, equals)) = &cols.only {
-                let v = row.get(*c).and_then(|v| v.as_deref()).unwrap_or("").trim();
-                if !v.eq_ignore_ascii_case(equals.trim()) {
-                    continue;
-                }
+            self.rows_seen += 1;
+            self.row(Row {
+                tref,
+                ri,
+                cells,
+                cols: &cols,
+            });
+        }
+    }
+
+    /// One row: filtered by `only`, then a user with its groups.
+    fn row(&mut self, r: Row<'_>) {
+        if let Some((c, equals)) = &r.cols.only {
+            let v = r
+                .cells
+                .get(*c)
+                .and_then(|v| v.as_deref())
+                .unwrap_or("")
+                .trim();
+            if !v.eq_ignore_ascii_case(equals.trim()) {
+                return;
             }
-            exported_rows += 1;
-            let errors_before = diags.iter().filter(|d| d.severity.is_error()).count();
-            let mut origin = UserOrigin {
-                row: rref(None),
-                fields: HashMap::new(),
-            };
-            let mut values: HashMap<&'static str, String> = HashMap::new();
-            for f in &cols.fields {
-                let (raw, col) = f.src.get(row);
-                let v = f.map.apply(raw);
-                origin.fields.insert(f.path.to_owned(), rref(col));
-                if v.is_empty() {
-                    if matches!(f.path, "externalId" | "firstName" | "lastName" | "email") {
-                        diags.push(
-                            Diagnostic::error("emptyCell", format!("the user's `{}` is empty", f.path))
-                                .with_hint(format!(
-                                    "`{}` is required; fill the cell in the HR system, or leave the row out with `only`",
-                                    f.path
-                                ))
-                                .with_location(rref(col).loc(tables)),
-                        );
-                    }
-                    continue;
-                }
-                values.insert(f.path, v);
+        }
+        self.exported_rows += 1;
+        let diags_before = self.diags.len();
+        let mut origin = UserOrigin {
+            row: r.cell(None),
+            fields: HashMap::new(),
+        };
+        let mut user = self.row_user(r, &mut origin);
+        self.row_phone(r, &mut user, &mut origin);
+        self.row_props(r, &mut user, &mut origin);
+        let (member_of, row_units) = self.row_units(r);
+        self.row_parents(r, &row_units);
+        let pending = self.row_lists(r, member_of, &mut user, &mut origin);
+        if self.diags[diags_before..]
+            .iter()
+            .any(|d| d.severity.is_error())
+        {
+            self.bad_rows.insert((r.tref, origin.row.row));
+            if user.external_id.is_empty() {
+                return;
             }
-            let get = |k: &str| values.get(k).cloned().unwrap_or_default();
-            let mut user = DesiredUser::new(
-                &get("externalId"),
-                &get("firstName"),
-                &get("lastName"),
-                &get("email"),
-            );
-            user.timezone = values.get("timezone").cloned();
-            user.language = values.get("language").cloned();
-            if let Some(v) = values.get("active") {
-                match v.as_str() {
-                    "true" => user.active = Some(true),
-                    "false" => user.active = Some(false),
-                    other => diags.push(
-                        Diagnostic::error("invalidValue", format!("`active` is `{other}`, not `true` or `false`"))
-                            .with_hint("map the HR values: active: {from: Status, map: {Active: \"true\"}, default: \"false\"}")
-                            .with_location(origin.fields.get("active").copied().unwrap_or(origin.row).loc(tables)),
-                    ),
-                }
-            }
-            if let Some(v) = values.get("role") {
-                match Role::parse(v) {
-                    Some(role) => user.access_info.role = Some(role),
-                    None => diags.push(
-                        Diagnostic::error(
-                            "invalidRole",
-                            format!("the role `{v}` is none of `Administrator`, `Manager`, `User`"),
-                        )
-                        .with_hint(format!(
-                            "map it: role: {{from: ..., map: {{{v}: User}}, default: User}}"
-                        ))
-                        .with_location(
-                            origin
-                                .fields
-                                .get("role")
-                                .copied()
-                                .unwrap_or(origin.row)
-                                .loc(tables),
-                        ),
-                    ),
-                }
-            }
-            if let Some((src, country, invalid)) = &cols.phone {
-                let (raw, col) = src.get(row);
-                origin.fields.insert("phone".into(), rref(col));
-                if !raw.is_empty() {
-                    match phone::normalize(&raw, country.as_deref()) {
-                        Ok(p) => user.phone = Some(p),
-                        Err(problem) => {
-                            let why = match problem {
-                                Problem::NotANumber => {
-                                    "holds characters that are no part of a phone number".to_owned()
-                                }
-                                Problem::National => {
-                                    "is a national number and the mapping has no `defaultCountry`"
-                                        .to_owned()
-                                }
-                                Problem::Length(n) => format!(
-                                    "has {n} digits with its country code; E.164 allows 8 to 15"
-                                ),
-                            };
-                            let msg = format!("the phone `{raw}` {why}");
-                            let hint = "write it in international form (`+46 70 123 45 67`) in the HR system, \
-                                        or leave it blank; a mapping may set `defaultCountry` or `invalid: blank`";
-                            let d = match invalid {
-                                Invalid::Error => Diagnostic::error("invalidPhone", msg)
-                                    .with_api_error("validateThatPhoneNumberIsCorrect"),
-                                Invalid::Blank => Diagnostic::warning(
-                                    "phoneLeftBlank",
-                                    format!("{msg}; it is left out"),
-                                ),
-                            };
-                            diags.push(d.with_hint(hint).with_location(rref(col).loc(tables)));
-                        }
-                    }
-                }
-            }
-            let active = user.active != Some(false);
-            for p in &cols.props {
-                let (raw, col) = p.src.get(row);
-                let v = p.map.apply(raw);
-                let path = format!("externalProperties.{}", p.key);
-                origin.fields.insert(path, rref(col));
-                if v.is_empty() {
-                    if p.required && active {
-                        diags.push(
-                            Diagnostic::error(
-                                "requiredAttributeMissing",
-                                format!("the attribute `{}` is required on active users and this cell is empty", p.key),
-                            )
-                            .with_hint("fill it in the HR system: the HR guide marks it \"Required if active\"")
-                            .with_api_error("validateExternalProperties")
-                            .with_location(rref(col).loc(tables)),
-                        );
-                    }
-                    continue;
-                }
-                if let Some(Some(allowed)) = attributes.get(&p.key).map(|a| a.values.as_ref())
-                    && !allowed.contains(&v)
-                {
-                    let list: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        }
+        self.add_user(user, origin, pending);
+    }
+
+    /// The plain fields, `active` and `role`.
+    fn row_user(&mut self, r: Row<'_>, origin: &mut UserOrigin) -> DesiredUser {
+        let (tables, diags) = (self.tables, &mut *self.diags);
+        let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
+        let mut values: HashMap<&'static str, String> = HashMap::new();
+        for f in &cols.fields {
+            let (raw, col) = f.src.get(row);
+            let v = f.map.apply(raw);
+            origin.fields.insert(f.path.to_owned(), rref(col));
+            if v.is_empty() {
+                if matches!(f.path, "externalId" | "firstName" | "lastName" | "email") {
                     diags.push(
-                        Diagnostic::error(
-                            "attributeValueNotAllowed",
-                            format!("`{v}` is not an allowed value of the attribute `{}`", p.key),
-                        )
-                        .with_hint(format!(
-                            "allowed: {}; map the HR value to one of them in the mapping's `map`",
-                            list.join(", ")
-                        ))
-                        .with_api_error("validateExternalProperties")
-                        .with_location(rref(col).loc(tables)),
+                        Diagnostic::error("emptyCell", format!("the user's `{}` is empty", f.path))
+                            .with_hint(format!(
+                                "`{}` is required; fill the cell in the HR system, or leave the row out with `only`",
+                                f.path
+                            ))
+                            .at(rref(col).place(tables)),
                     );
-                    continue;
                 }
-                user.external_properties.insert(p.key.clone(), v);
+                continue;
             }
-            // The row's units.
-            let mut member_of: BTreeSet<String> = BTreeSet::new();
-            let mut row_units: Vec<Vec<String>> = vec![Vec::new(); m.groups.len()];
-            for (k, kind) in m.groups.iter().enumerate() {
-                let Some(kc) = &cols.kinds[k] else { continue };
-                let (names_raw, name_col) = kc.name.get(row);
-                let names = split_cell(&names_raw, kind.split.as_deref());
-                let ids: Option<(Vec<String>, Option<usize>)> = kc.id.as_ref().map(|s| {
-                    let (v, c) = s.get(row);
-                    (split_cell(&v, kind.split.as_deref()), c)
-                });
-                if let Some((ids, id_col)) = &ids
-                    && ids.len() != names.len()
-                {
+            values.insert(f.path, v);
+        }
+        let get = |k: &str| values.get(k).cloned().unwrap_or_default();
+        let mut user = DesiredUser::new(
+            &get("externalId"),
+            &get("firstName"),
+            &get("lastName"),
+            &get("email"),
+        );
+        user.timezone = values.get("timezone").cloned();
+        user.language = values.get("language").cloned();
+        if let Some(v) = values.get("active") {
+            match v.as_str() {
+                "true" => user.active = Some(true),
+                "false" => user.active = Some(false),
+                other => diags.push(
+                    Diagnostic::error("invalidValue", format!("`active` is `{other}`, not `true` or `false`"))
+                        .with_hint("map the HR values: active: {from: Status, map: {Active: \"true\"}, default: \"false\"}")
+                        .at(origin.fields.get("active").copied().unwrap_or(origin.row).place(tables)),
+                ),
+            }
+        }
+        if let Some(v) = values.get("role") {
+            match Role::parse(v) {
+                Some(role) => user.access_info.role = Some(role),
+                None => diags.push(
+                    Diagnostic::error(
+                        "invalidRole",
+                        format!("the role `{v}` is none of `Administrator`, `Manager`, `User`"),
+                    )
+                    .with_hint(format!(
+                        "map it: role: {{from: ..., map: {{{v}: User}}, default: User}}"
+                    ))
+                    .at(origin
+                        .fields
+                        .get("role")
+                        .copied()
+                        .unwrap_or(origin.row)
+                        .place(tables)),
+                ),
+            }
+        }
+        user
+    }
+
+    /// The phone, normalised to E.164.
+    fn row_phone(&mut self, r: Row<'_>, user: &mut DesiredUser, origin: &mut UserOrigin) {
+        let (tables, diags) = (self.tables, &mut *self.diags);
+        let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
+        if let Some((src, country, invalid)) = &cols.phone {
+            let (raw, col) = src.get(row);
+            origin.fields.insert("phone".into(), rref(col));
+            if !raw.is_empty() {
+                match phone::normalize(&raw, country.as_deref()) {
+                    Ok(p) => user.phone = Some(p),
+                    Err(problem) => {
+                        let why = match problem {
+                            Problem::NotANumber => {
+                                "holds characters that are no part of a phone number".to_owned()
+                            }
+                            Problem::National => {
+                                "is a national number and the mapping has no `defaultCountry`"
+                                    .to_owned()
+                            }
+                            Problem::Length(n) => format!(
+                                "has {n} digits with its country code; E.164 allows 8 to 15"
+                            ),
+                        };
+                        let msg = format!("the phone `{raw}` {why}");
+                        let hint = "write it in international form (`+46 70 123 45 67`) in the HR system, \
+                                    or leave it blank; a mapping may set `defaultCountry` or `invalid: blank`";
+                        let d = match invalid {
+                            Invalid::Error => Diagnostic::error("invalidPhone", msg)
+                                .with_api_error("validateThatPhoneNumberIsCorrect"),
+                            Invalid::Blank => Diagnostic::warning(
+                                "phoneLeftBlank",
+                                format!("{msg}; it is left out"),
+                            ),
+                        };
+                        diags.push(d.with_hint(hint).at(rref(col).place(tables)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The external properties, checked against the attributes.
+    fn row_props(&mut self, r: Row<'_>, user: &mut DesiredUser, origin: &mut UserOrigin) {
+        let (tables, diags, attributes) = (self.tables, &mut *self.diags, &self.attributes);
+        let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
+        let active = user.active != Some(false);
+        for p in &cols.props {
+            let (raw, col) = p.src.get(row);
+            let v = p.map.apply(raw);
+            let path = format!("externalProperties.{}", p.key);
+            origin.fields.insert(path, rref(col));
+            if v.is_empty() {
+                if p.required && active {
                     diags.push(
                         Diagnostic::error(
-                            "unitIdsMisaligned",
+                            "requiredAttributeMissing",
+                            format!("the attribute `{}` is required on active users and this cell is empty", p.key),
+                        )
+                        .with_hint("fill it in the HR system: the HR guide marks it \"Required if active\"")
+                        .with_api_error("validateExternalProperties")
+                        .at(rref(col).place(tables)),
+                    );
+                }
+                continue;
+            }
+            if let Some(Some(allowed)) = attributes.get(&p.key).map(|a| a.values.as_ref())
+                && !allowed.contains(&v)
+            {
+                let list: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                diags.push(
+                    Diagnostic::error(
+                        "attributeValueNotAllowed",
+                        format!("`{v}` is not an allowed value of the attribute `{}`", p.key),
+                    )
+                    .with_hint(format!(
+                        "allowed: {}; map the HR value to one of them in the mapping's `map`",
+                        list.join(", ")
+                    ))
+                    .with_api_error("validateExternalProperties")
+                    .at(rref(col).place(tables)),
+                );
+                continue;
+            }
+            user.external_properties.insert(p.key.clone(), v);
+        }
+    }
+
+    /// The row's units of every kind: the groups it is a member of, and
+    /// per kind the externalIds.
+    fn row_units(&mut self, r: Row<'_>) -> (BTreeSet<String>, Vec<Vec<String>>) {
+        let (tables, m, diags, groups) = (self.tables, self.m, &mut *self.diags, &mut self.groups);
+        let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
+        // The row's units.
+        let mut member_of: BTreeSet<String> = BTreeSet::new();
+        let mut row_units: Vec<Vec<String>> = vec![Vec::new(); m.groups.len()];
+        for (k, kind) in m.groups.iter().enumerate() {
+            let Some(kc) = &cols.kinds[k] else { continue };
+            let (names_raw, name_col) = kc.name.get(row);
+            let names = split_cell(&names_raw, kind.split.as_deref());
+            let ids: Option<(Vec<String>, Option<usize>)> = kc.id.as_ref().map(|s| {
+                let (v, c) = s.get(row);
+                (split_cell(&v, kind.split.as_deref()), c)
+            });
+            if let Some((ids, id_col)) = &ids
+                && ids.len() != names.len()
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "unitIdsMisaligned",
+                        format!(
+                            "this row has {} {} name{} and {} id{}; they must align",
+                            names.len(),
+                            kind.kind,
+                            if names.len() == 1 { "" } else { "s" },
+                            ids.len(),
+                            if ids.len() == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .with_hint("the id cell lists one id per name, in the same order and with the same separator")
+                    .at(rref(*id_col).place(tables)),
+                );
+                continue;
+            }
+            for (i, name) in names.iter().enumerate() {
+                let (id, derived, cell) = match &ids {
+                    Some((ids, id_col)) => (ids[i].clone(), false, rref(*id_col)),
+                    None => (
+                        format!("{}:{}", kind.kind, unit_key(name)),
+                        true,
+                        rref(name_col),
+                    ),
+                };
+                let acc = groups.entry(id.clone()).or_insert_with(|| GroupAcc {
+                    kind: k,
+                    derived,
+                    names: BTreeMap::new(),
+                    parent: None,
+                    first: rref(name_col),
+                });
+                if acc.kind != k {
+                    diags.push(
+                        Diagnostic::error(
+                            "duplicateExternalId",
                             format!(
-                                "this row has {} {} name{} and {} id{}; they must align",
-                                names.len(),
-                                kind.kind,
-                                if names.len() == 1 { "" } else { "s" },
-                                ids.len(),
-                                if ids.len() == 1 { "" } else { "s" }
+                                "the externalId `{id}` is both a {} and a {}",
+                                m.groups[acc.kind].kind, kind.kind
                             ),
                         )
-                        .with_hint("the id cell lists one id per name, in the same order and with the same separator")
-                        .with_location(rref(*id_col).loc(tables)),
+                        .with_hint(format!(
+                            "give each kind its own ids, e.g. `id: \"{}-{{...}}\"` instead of `idColumn`",
+                            kind.kind
+                        ))
+                        .at(cell.place(tables))
+                        .with_related(acc.first.loc(tables), "first used here"),
                     );
                     continue;
                 }
-                for (i, name) in names.iter().enumerate() {
-                    let (id, derived, cell) = match &ids {
-                        Some((ids, id_col)) => (ids[i].clone(), false, rref(*id_col)),
-                        None => (
-                            format!("{}:{}", kind.kind, unit_key(name)),
-                            true,
-                            rref(name_col),
-                        ),
-                    };
-                    let acc = groups.entry(id.clone()).or_insert_with(|| GroupAcc {
-                        kind: k,
-                        derived,
-                        names: BTreeMap::new(),
-                        parent: None,
-                        first: rref(name_col),
-                    });
-                    if acc.kind != k {
+                let e = acc.names.entry(name.clone()).or_insert((0, rref(name_col)));
+                e.0 += 1;
+                member_of.insert(id.clone());
+                row_units[k].push(id);
+            }
+        }
+        (member_of, row_units)
+    }
+
+    /// Parents, now that the row's units are known.
+    fn row_parents(&mut self, r: Row<'_>, row_units: &[Vec<String>]) {
+        let (tables, m, diags, groups) = (self.tables, self.m, &mut *self.diags, &mut self.groups);
+        let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
+        // Parents, now that the row's units are known.
+        for (k, kind) in m.groups.iter().enumerate() {
+            let Some(Some(ParentSpec::Kind(pk))) = &kind.parent else {
+                continue;
+            };
+            let Some(pi) = m.groups.iter().position(|g| g.kind == pk.kind) else {
+                continue;
+            };
+            for id in &row_units[k] {
+                let cell = cols.kinds[pi]
+                    .as_ref()
+                    .map_or(rref(None), |kc| rref(kc.name.get(row).1));
+                let parent = match row_units[pi].as_slice() {
+                    [one] => one.clone(),
+                    [] => {
                         diags.push(
                             Diagnostic::error(
-                                "duplicateExternalId",
+                                "missingParent",
                                 format!(
-                                    "the externalId `{id}` is both a {} and a {}",
-                                    m.groups[acc.kind].kind, kind.kind
+                                    "the {} `{id}` needs its parent {}, and this row has none",
+                                    kind.kind, pk.kind
                                 ),
                             )
-                            .with_hint(format!(
-                                "give each kind its own ids, e.g. `id: \"{}-{{...}}\"` instead of `idColumn`",
-                                kind.kind
-                            ))
-                            .with_location(cell.loc(tables))
-                            .with_related(acc.first.loc(tables), "first used here"),
+                            .with_hint(format!("fill the {} cell", pk.kind))
+                            .at(cell.place(tables)),
                         );
                         continue;
                     }
-                    let e = acc.names.entry(name.clone()).or_insert((0, rref(name_col)));
-                    e.0 += 1;
-                    member_of.insert(id.clone());
-                    row_units[k].push(id);
-                }
-            }
-            // Parents, now that the row's units are known.
-            for (k, kind) in m.groups.iter().enumerate() {
-                let Some(Some(ParentSpec::Kind(pk))) = &kind.parent else {
-                    continue;
-                };
-                let Some(pi) = m.groups.iter().position(|g| g.kind == pk.kind) else {
-                    continue;
-                };
-                for id in &row_units[k] {
-                    let cell = cols.kinds[pi]
-                        .as_ref()
-                        .map_or(rref(None), |kc| rref(kc.name.get(row).1));
-                    let parent = match row_units[pi].as_slice() {
-                        [one] => one.clone(),
-                        [] => {
-                            diags.push(
-                                Diagnostic::error(
-                                    "missingParent",
-                                    format!(
-                                        "the {} `{id}` needs its parent {}, and this row has none",
-                                        kind.kind, pk.kind
-                                    ),
-                                )
-                                .with_hint(format!("fill the {} cell", pk.kind))
-                                .with_location(cell.loc(tables)),
-                            );
-                            continue;
-                        }
-                        _ => {
-                            diags.push(
-                                Diagnostic::error(
-                                    "ambiguousParent",
-                                    format!("this row has several {} units; the parent of `{id}` must be one", pk.kind),
-                                )
-                                .with_hint("a parent kind needs one unit per row")
-                                .with_location(cell.loc(tables)),
-                            );
-                            continue;
-                        }
-                    };
-                    if let Some(acc) = groups.get_mut(id) {
-                        match &acc.parent {
-                            None => acc.parent = Some((parent, cell)),
-                            Some((p, first)) if *p != parent => {
-                                diags.push(
-                                    Diagnostic::error(
-                                        "conflictingParent",
-                                        format!("the {} `{id}` has the parent `{parent}` here and `{p}` in another row", kind.kind),
-                                    )
-                                    .with_hint("a group has one parent; fix the HR data so every row agrees")
-                                    .with_location(cell.loc(tables))
-                                    .with_related(first.loc(tables), "the other parent"),
-                                );
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                }
-            }
-            if !m.groups.is_empty() {
-                origin
-                    .fields
-                    .insert("accessInfo.memberOf".into(), rref(None));
-                user.access_info.member_of = Some(member_of);
-            }
-            for (field, list, col) in [
-                ("adminOf", &m.users.admin_of, cols.admin_of),
-                ("interestOf", &m.users.interest_of, cols.interest_of),
-            ] {
-                let (Some(GroupListField { split, kind, .. }), Some(c)) = (list, col) else {
-                    continue;
-                };
-                let cell = row.get(c).and_then(|v| v.as_deref()).unwrap_or("").trim();
-                let items = split_cell(cell, Some(split.as_deref().unwrap_or(",")));
-                let path: &'static str = if field == "adminOf" {
-                    "accessInfo.adminOf"
-                } else {
-                    "accessInfo.interestOf"
-                };
-                origin.fields.insert(path.to_owned(), rref(Some(c)));
-                let kind_ix = kind
-                    .as_ref()
-                    .and_then(|k| m.groups.iter().position(|g| &g.kind == k));
-                match kind_ix {
-                    Some(ki) => pending_lists.push((users.len(), path, items, rref(Some(c)), ki)),
-                    None => {
-                        let set: BTreeSet<String> = items.into_iter().collect();
-                        if field == "adminOf" {
-                            user.access_info.admin_of = Some(set);
-                        } else {
-                            user.access_info.interest_of = Some(set);
-                        }
-                    }
-                }
-            }
-            if diags.iter().filter(|d| d.severity.is_error()).count() > errors_before {
-                bad_rows.insert((tref, origin.row.row));
-                if user.external_id.is_empty() {
-                    continue;
-                }
-            }
-            match by_id.get(&user.external_id) {
-                Some(&first) => {
-                    if users[first] == user {
-                        diags.push(
-                            Diagnostic::warning(
-                                "duplicateRow",
-                                format!("the employee `{}` is exported twice with the same data; one is kept", user.external_id),
-                            )
-                            .with_location(origin.row.loc(tables))
-                            .with_related(origins[first].row.loc(tables), "first exported here"),
-                        );
-                    } else {
-                        let here = origin
-                            .fields
-                            .get("externalId")
-                            .copied()
-                            .unwrap_or(origin.row);
-                        let there = origins[first]
-                            .fields
-                            .get("externalId")
-                            .copied()
-                            .unwrap_or(origins[first].row);
+                    _ => {
                         diags.push(
                             Diagnostic::error(
-                                "duplicateExternalId",
-                                format!("two rows have the employee id `{}` and differ", user.external_id),
+                                "ambiguousParent",
+                                format!("this row has several {} units; the parent of `{id}` must be one", pk.kind),
                             )
-                            .with_hint("an employee id is the user's identity; each person needs their own")
-                            .with_location(here.loc(tables))
-                            .with_related(there.loc(tables), "first used here"),
+                            .with_hint("a parent kind needs one unit per row")
+                            .at(cell.place(tables)),
                         );
+                        continue;
+                    }
+                };
+                if let Some(acc) = groups.get_mut(id) {
+                    match &acc.parent {
+                        None => acc.parent = Some((parent, cell)),
+                        Some((p, first)) if *p != parent => {
+                            diags.push(
+                                Diagnostic::error(
+                                    "conflictingParent",
+                                    format!("the {} `{id}` has the parent `{parent}` here and `{p}` in another row", kind.kind),
+                                )
+                                .with_hint("a group has one parent; fix the HR data so every row agrees")
+                                .at(cell.place(tables))
+                                .with_related(first.loc(tables), "the other parent"),
+                            );
+                        }
+                        Some(_) => {}
                     }
                 }
-                None => {
-                    by_id.insert(user.external_id.clone(), users.len());
-                    users.push(user);
-                    origins.push(origin);
-                }
             }
         }
     }
 
-    if rows_seen > 0 && exported_rows == 0 && !diags.iter().any(|d| d.severity.is_error()) {
-        let only = m.only.as_ref().map_or(String::new(), |o| {
-            format!("`{}` = `{}`", o.column, o.equals)
-        });
-        let mut d = Diagnostic::error(
-            "noRowsExported",
-            format!("no row passes the filter {only}; the spec would delete every user"),
-        )
-        .with_hint("check the export (the wrong report?) or the mapping's `only`");
-        if let Some(t) = tables.first() {
-            let c = m
-                .only
+    /// `memberOf`, and `adminOf`/`interestOf` (those naming units of a kind
+    /// are resolved once every group is known).
+    fn row_lists(
+        &mut self,
+        r: Row<'_>,
+        member_of: BTreeSet<String>,
+        user: &mut DesiredUser,
+        origin: &mut UserOrigin,
+    ) -> Vec<PendingList> {
+        let m = self.m;
+        let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
+        let mut pending = Vec::new();
+        if !m.groups.is_empty() {
+            origin
+                .fields
+                .insert("accessInfo.memberOf".into(), rref(None));
+            user.access_info.member_of = Some(member_of);
+        }
+        for (field, list, col) in [
+            ("adminOf", &m.users.admin_of, cols.admin_of),
+            ("interestOf", &m.users.interest_of, cols.interest_of),
+        ] {
+            let (Some(GroupListField { split, kind, .. }), Some(c)) = (list, col) else {
+                continue;
+            };
+            let cell = row.get(c).and_then(|v| v.as_deref()).unwrap_or("").trim();
+            let items = split_cell(cell, Some(split.as_deref().unwrap_or(",")));
+            let path: &'static str = if field == "adminOf" {
+                "accessInfo.adminOf"
+            } else {
+                "accessInfo.interestOf"
+            };
+            origin.fields.insert(path.to_owned(), rref(Some(c)));
+            let kind_ix = kind
                 .as_ref()
-                .and_then(|o| t.index.get(&column_key(&o.column)).copied());
-            d = d.with_location(t.header_loc(c));
-        }
-        diags.push(d);
-    }
-    for (k, kind) in m.groups.iter().enumerate() {
-        let seen = &id_column_in[k];
-        if seen.iter().any(|b| *b) && seen.iter().any(|b| !*b) {
-            let with: Vec<usize> = (0..seen.len()).filter(|i| seen[*i]).collect();
-            let without: Vec<usize> = (0..seen.len()).filter(|i| !seen[*i]).collect();
-            if let (Some(&w), Some(&wo)) = (with.first(), without.first()) {
-                diags.push(
-                    Diagnostic::error(
-                        "inconsistentSources",
-                        format!(
-                            "`{}` has the id column `{}` and `{}` does not: the same {} would get two externalIds",
-                            tables[w].path.display(),
-                            kind.id_column.as_deref().unwrap_or(""),
-                            tables[wo].path.display(),
-                            kind.kind
-                        ),
-                    )
-                    .with_hint("export every source with the same columns")
-                    .with_location(tables[wo].header_loc(None)),
-                );
+                .and_then(|k| m.groups.iter().position(|g| &g.kind == k));
+            match kind_ix {
+                Some(ki) => pending.push((usize::MAX, path, items, rref(Some(c)), ki)),
+                None => {
+                    let set: BTreeSet<String> = items.into_iter().collect();
+                    if field == "adminOf" {
+                        user.access_info.admin_of = Some(set);
+                    } else {
+                        user.access_info.interest_of = Some(set);
+                    }
+                }
             }
         }
+        pending
     }
 
-    // Groups: a name per id, warnings about spellings and derived ids.
-    let mut out_groups: Vec<DesiredGroup> = Vec::with_capacity(groups.len());
-    let mut group_origin: HashMap<String, CellRef> = HashMap::new();
-    let mut derived_kinds: BTreeMap<usize, (String, CellRef)> = BTreeMap::new();
-    let mut by_loose: BTreeMap<(usize, String), Vec<Unit>> = BTreeMap::new();
-    let mut fixed_parents = BTreeSet::new();
-    for (id, acc) in &groups {
-        let kind: &GroupKind = &m.groups[acc.kind];
-        let name = acc
-            .names
-            .iter()
-            .fold(
-                None::<(&String, usize)>,
-                |best, (n, (count, _))| match best {
-                    Some((_, c)) if c >= *count => best,
-                    _ => Some((n, *count)),
-                },
-            )
-            .map(|(n, _)| n.clone())
-            .unwrap_or_default();
-        if acc.derived {
-            derived_kinds
-                .entry(acc.kind)
-                .or_insert((id.clone(), acc.first));
-            if acc.names.len() > 1 {
-                let spellings: Vec<String> = acc
-                    .names
-                    .iter()
-                    .map(|(n, (c, _))| format!("`{n}` ({c} row{})", if *c == 1 { "" } else { "s" }))
-                    .collect();
-                let other = acc
-                    .names
-                    .iter()
-                    .find(|(n, _)| **n != name)
-                    .map(|(_, (_, c))| *c);
-                let mut d = Diagnostic::warning(
-                    "unitNameVariants",
-                    format!(
-                        "the {} `{name}` is written in {} ways that differ only by case or spaces: {}; they are one group, named `{name}`",
-                        kind.kind,
-                        acc.names.len(),
-                        spellings.join(", ")
-                    ),
-                )
-                .with_hint("make the spelling consistent in the HR system");
-                if let Some(c) = other {
-                    d = d.with_location(c.loc(tables));
-                }
-                diags.push(d);
-            }
-        } else {
-            if acc.names.len() > 1 {
-                let mut it = acc.names.iter();
-                if let (Some((a, (_, ca))), Some((b, (_, cb)))) = (it.next(), it.next()) {
+    /// Adds the row's user, or reports the same employee exported twice.
+    fn add_user(&mut self, user: DesiredUser, origin: UserOrigin, pending: Vec<PendingList>) {
+        let (tables, diags) = (self.tables, &mut *self.diags);
+        let (users, origins, by_id) = (&mut self.users, &mut self.origins, &mut self.by_id);
+        match by_id.get(&user.external_id) {
+            Some(&first) => {
+                if users[first] == user {
+                    diags.push(
+                        Diagnostic::warning(
+                            "duplicateRow",
+                            format!("the employee `{}` is exported twice with the same data; one is kept", user.external_id),
+                        )
+                        .at(origin.row.place(tables))
+                        .with_related(origins[first].row.loc(tables), "first exported here"),
+                    );
+                } else {
+                    let here = origin
+                        .fields
+                        .get("externalId")
+                        .copied()
+                        .unwrap_or(origin.row);
+                    let there = origins[first]
+                        .fields
+                        .get("externalId")
+                        .copied()
+                        .unwrap_or(origins[first].row);
                     diags.push(
                         Diagnostic::error(
-                            "unitIdTwoNames",
-                            format!("the {} id `{id}` has two names: `{a}` and `{b}`", kind.kind),
+                            "duplicateExternalId",
+                            format!(
+                                "two rows have the employee id `{}` and differ",
+                                user.external_id
+                            ),
                         )
-                        .with_hint("one id is one unit; fix the name or the id in the HR system")
-                        .with_location(cb.loc(tables))
-                        .with_related(ca.loc(tables), format!("named `{a}` here")),
+                        .with_hint(
+                            "an employee id is the user's identity; each person needs their own",
+                        )
+                        .at(here.place(tables))
+                        .with_related(there.loc(tables), "first used here"),
                     );
                 }
             }
-            by_loose
-                .entry((acc.kind, unit_key(&name)))
-                .or_default()
-                .push((id.clone(), name.clone(), acc.first));
-        }
-        let mut g = DesiredGroup::new(id, &name);
-        if let Some(t) = &kind.description {
-            g.description = Some(t.replace("{name}", &name).replace("{id}", id));
-        }
-        g.parent = match &kind.parent {
-            None => ParentRef::Omitted,
-            Some(None) => ParentRef::Root,
-            Some(Some(ParentSpec::Fixed(p))) => {
-                fixed_parents.insert(p.clone());
-                ParentRef::Group(p.clone())
-            }
-            Some(Some(ParentSpec::Kind(_))) => match &acc.parent {
-                Some((p, _)) => ParentRef::Group(p.clone()),
-                None => ParentRef::Omitted,
-            },
-        };
-        g.protected = kind.protected;
-        group_origin.insert(id.clone(), acc.first);
-        out_groups.push(g);
-    }
-    for (k, (example, cell)) in derived_kinds {
-        let kind = &m.groups[k];
-        diags.push(
-            Diagnostic::warning(
-                "derivedGroupId",
-                format!(
-                    "the {} groups' externalIds are derived from their names (e.g. `{example}`): a rename in HR \
-                     becomes a delete plus a create, which drops the group's history in &frankly",
-                    kind.kind
-                ),
-            )
-            .with_hint(match &kind.id_column {
-                Some(c) => format!("export the `{c}` column too, so ids survive renames"),
-                None => "map the unit's id column (`idColumn`), so ids survive renames".to_owned(),
-            })
-            .with_location(cell.loc(tables)),
-        );
-    }
-    for ((k, _), list) in by_loose {
-        if list.len() > 1 {
-            let names: Vec<String> = list
-                .iter()
-                .map(|(id, n, _)| format!("`{n}` (`{id}`)"))
-                .collect();
-            diags.push(
-                Diagnostic::warning(
-                    "unitNameVariants",
-                    format!(
-                        "{} {} units have names that differ only by case or spaces: {}",
-                        list.len(),
-                        m.groups[k].kind,
-                        names.join(", ")
-                    ),
-                )
-                .with_hint("if they are one unit, merge them in the HR system")
-                .with_location(list[1].2.loc(tables))
-                .with_related(list[0].2.loc(tables), "the other one"),
-            );
-        }
-    }
-    // adminOf / interestOf given as unit names of a kind.
-    for (ui, path, items, cell, ki) in pending_lists {
-        let mut set = BTreeSet::new();
-        for item in items {
-            let key = unit_key(&item);
-            let found = groups.iter().find(|(id, acc)| {
-                acc.kind == ki && (acc.names.keys().any(|n| unit_key(n) == key) || **id == item)
-            });
-            match found {
-                Some((id, _)) => {
-                    set.insert(id.clone());
-                }
-                None => diags.push(
-                    Diagnostic::error(
-                        "unknownGroup",
-                        format!(
-                            "`{path}` names the {} `{item}`, which no exported row belongs to",
-                            m.groups[ki].kind
-                        ),
-                    )
-                    .with_hint("a unit becomes a group only when an exported row is in it")
-                    .with_location(cell.loc(tables)),
-                ),
-            }
-        }
-        if let Some(u) = users.get_mut(ui) {
-            if path == "accessInfo.adminOf" {
-                u.access_info.admin_of = Some(set);
-            } else {
-                u.access_info.interest_of = Some(set);
+            None => {
+                let index = users.len();
+                by_id.insert(user.external_id.clone(), index);
+                users.push(user);
+                origins.push(origin);
+                // Only a user kept gets its lists (a duplicate row's would
+                // land on the next user).
+                self.pending_lists
+                    .extend(pending.into_iter().map(|p| (index, p.1, p.2, p.3, p.4)));
             }
         }
     }
 
-    let mut user_origin: HashMap<String, UserOrigin> = HashMap::with_capacity(users.len());
-    for (u, o) in users.iter().zip(origins) {
-        user_origin.insert(u.external_id.clone(), o);
+    /// An export whose rows all fail `only` is an error.
+    fn check_exported(&mut self) {
+        let (tables, m, diags) = (self.tables, self.m, &mut *self.diags);
+        let (rows_seen, exported_rows) = (self.rows_seen, self.exported_rows);
+        if rows_seen > 0 && exported_rows == 0 && !diags.iter().any(|d| d.severity.is_error()) {
+            let only = m.only.as_ref().map_or(String::new(), |o| {
+                format!("`{}` = `{}`", o.column, o.equals)
+            });
+            let mut d = Diagnostic::error(
+                "noRowsExported",
+                format!("no row passes the filter {only}; the spec would delete every user"),
+            )
+            .with_hint("check the export (the wrong report?) or the mapping's `only`");
+            if let Some(t) = tables.first() {
+                let c = m
+                    .only
+                    .as_ref()
+                    .and_then(|o| t.index.get(&column_key(&o.column)).copied());
+                d = d.at(t.header_place(c));
+            }
+            diags.push(d);
+        }
     }
-    users.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-    let org = DesiredOrg {
-        attributes: (!attributes.is_empty()).then_some(attributes),
-        groups: (!m.groups.is_empty()).then_some(out_groups),
-        users: Some(users),
-        ..DesiredOrg::default()
+
+    /// An id column in some sources only would give one unit two externalIds.
+    fn check_id_columns(&mut self) {
+        let (tables, m, diags, id_column_in) =
+            (self.tables, self.m, &mut *self.diags, &self.id_column_in);
+        for (k, kind) in m.groups.iter().enumerate() {
+            let seen = &id_column_in[k];
+            if seen.iter().any(|b| *b) && seen.iter().any(|b| !*b) {
+                let with: Vec<usize> = (0..seen.len()).filter(|i| seen[*i]).collect();
+                let without: Vec<usize> = (0..seen.len()).filter(|i| !seen[*i]).collect();
+                if let (Some(&w), Some(&wo)) = (with.first(), without.first()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "inconsistentSources",
+                            format!(
+                                "`{}` has the id column `{}` and `{}` does not: the same {} would get two externalIds",
+                                tables[w].path.display(),
+                                kind.id_column.as_deref().unwrap_or(""),
+                                tables[wo].path.display(),
+                                kind.kind
+                            ),
+                        )
+                        .with_hint("export every source with the same columns")
+                        .at(tables[wo].header_place(None)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Groups: a name per id, warnings about spellings and derived ids.
+    fn build_groups(&mut self) -> GroupsOut {
+        let (tables, m, diags, groups) = (self.tables, self.m, &mut *self.diags, &self.groups);
+        let mut out_groups: Vec<DesiredGroup> = Vec::with_capacity(groups.len());
+        let mut group_origin: HashMap<String, CellRef> = HashMap::new();
+        let mut derived_kinds: BTreeMap<usize, (String, CellRef)> = BTreeMap::new();
+        let mut by_loose: BTreeMap<(usize, String), Vec<Unit>> = BTreeMap::new();
+        let mut fixed_parents = BTreeSet::new();
+        for (id, acc) in groups {
+            let kind: &GroupKind = &m.groups[acc.kind];
+            let name = group_name(acc);
+            if acc.derived {
+                derived_kinds
+                    .entry(acc.kind)
+                    .or_insert((id.clone(), acc.first));
+                diags.extend(spelling_variants(kind, acc, &name, tables));
+            } else {
+                diags.extend(id_with_two_names(kind, id, acc, tables));
+                by_loose
+                    .entry((acc.kind, unit_key(&name)))
+                    .or_default()
+                    .push((id.clone(), name.clone(), acc.first));
+            }
+            out_groups.push(desired_group(kind, id, acc, &name, &mut fixed_parents));
+            group_origin.insert(id.clone(), acc.first);
+        }
+        for (k, (example, cell)) in derived_kinds {
+            diags.push(derived_id_warning(&m.groups[k], &example, cell, tables));
+        }
+        for ((k, _), list) in by_loose {
+            diags.extend(similar_units(&m.groups[k], &list, tables));
+        }
+        (out_groups, group_origin, fixed_parents)
+    }
+
+    /// adminOf / interestOf given as unit names of a kind.
+    fn resolve_pending_lists(&mut self) {
+        let (tables, m, diags, groups) = (self.tables, self.m, &mut *self.diags, &self.groups);
+        let pending_lists = std::mem::take(&mut self.pending_lists);
+        let users = &mut self.users;
+        if pending_lists.is_empty() {
+            return;
+        }
+        // The first group (in externalId order) of each kind and unit name:
+        // one lookup per item instead of a scan of every group.
+        let mut by_name: HashMap<(usize, String), &String> = HashMap::new();
+        for (id, acc) in groups {
+            for n in acc.names.keys() {
+                by_name.entry((acc.kind, unit_key(n))).or_insert(id);
+            }
+        }
+        for (ui, path, items, cell, ki) in pending_lists {
+            let mut set = BTreeSet::new();
+            for item in items {
+                let named = by_name.get(&(ki, unit_key(&item))).copied();
+                let by_id = groups
+                    .get_key_value(&item)
+                    .filter(|(_, acc)| acc.kind == ki)
+                    .map(|(id, _)| id);
+                // The first in externalId order, as a scan would find it.
+                match named.into_iter().chain(by_id).min() {
+                    Some(id) => {
+                        set.insert(id.clone());
+                    }
+                    None => diags.push(
+                        Diagnostic::error(
+                            "unknownGroup",
+                            format!(
+                                "`{path}` names the {} `{item}`, which no exported row belongs to",
+                                m.groups[ki].kind
+                            ),
+                        )
+                        .with_hint("a unit becomes a group only when an exported row is in it")
+                        .at(cell.place(tables)),
+                    ),
+                }
+            }
+            if let Some(u) = users.get_mut(ui) {
+                if path == "accessInfo.adminOf" {
+                    u.access_info.admin_of = Some(set);
+                } else {
+                    u.access_info.interest_of = Some(set);
+                }
+            }
+        }
+    }
+
+    /// The org, users sorted by externalId, with the cells they came from.
+    fn finish(self, (out_groups, group_origin, fixed_parents): GroupsOut) -> Built {
+        let (m, mut users, origins, attributes, bad_rows) = (
+            self.m,
+            self.users,
+            self.origins,
+            self.attributes,
+            self.bad_rows,
+        );
+        let mut user_origin: HashMap<String, UserOrigin> = HashMap::with_capacity(users.len());
+        for (u, o) in users.iter().zip(origins) {
+            user_origin.insert(u.external_id.clone(), o);
+        }
+        users.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        let org = DesiredOrg {
+            attributes: (!attributes.is_empty()).then_some(attributes),
+            groups: (!m.groups.is_empty()).then_some(out_groups),
+            users: Some(users),
+            ..DesiredOrg::default()
+        };
+        Built {
+            org,
+            users: user_origin,
+            groups: group_origin,
+            fixed_parents,
+            bad_rows,
+        }
+    }
+}
+
+/// A group's name: the spelling most rows use (ties: the smallest).
+fn group_name(acc: &GroupAcc) -> String {
+    acc.names
+        .iter()
+        .fold(
+            None::<(&String, usize)>,
+            |best, (n, (count, _))| match best {
+                Some((_, c)) if c >= *count => best,
+                _ => Some((n, *count)),
+            },
+        )
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default()
+}
+
+/// A derived group written in several spellings: one group, a warning.
+fn spelling_variants(
+    kind: &GroupKind,
+    acc: &GroupAcc,
+    name: &str,
+    tables: &[Table],
+) -> Option<Diagnostic> {
+    if acc.names.len() < 2 {
+        return None;
+    }
+    let spellings: Vec<String> = acc
+        .names
+        .iter()
+        .map(|(n, (c, _))| format!("`{n}` ({c} row{})", if *c == 1 { "" } else { "s" }))
+        .collect();
+    let other = acc
+        .names
+        .iter()
+        .find(|(n, _)| n.as_str() != name)
+        .map(|(_, (_, c))| *c);
+    let mut d = Diagnostic::warning(
+        "unitNameVariants",
+        format!(
+            "the {} `{name}` is written in {} ways that differ only by case or spaces: {}; they are one group, named `{name}`",
+            kind.kind,
+            acc.names.len(),
+            spellings.join(", ")
+        ),
+    )
+    .with_hint("make the spelling consistent in the HR system");
+    if let Some(c) = other {
+        d = d.at(c.place(tables));
+    }
+    Some(d)
+}
+
+/// One unit id with two names: an error at both cells.
+fn id_with_two_names(
+    kind: &GroupKind,
+    id: &str,
+    acc: &GroupAcc,
+    tables: &[Table],
+) -> Option<Diagnostic> {
+    let mut it = acc.names.iter();
+    let (Some((a, (_, ca))), Some((b, (_, cb)))) = (it.next(), it.next()) else {
+        return None;
     };
-    Some(Built {
-        org,
-        users: user_origin,
-        groups: group_origin,
-        fixed_parents,
-        bad_rows,
+    Some(
+        Diagnostic::error(
+            "unitIdTwoNames",
+            format!("the {} id `{id}` has two names: `{a}` and `{b}`", kind.kind),
+        )
+        .with_hint("one id is one unit; fix the name or the id in the HR system")
+        .at(cb.place(tables))
+        .with_related(ca.loc(tables), format!("named `{a}` here")),
+    )
+}
+
+/// The desired group of a unit; a fixed parent is noted in `fixed_parents`.
+fn desired_group(
+    kind: &GroupKind,
+    id: &str,
+    acc: &GroupAcc,
+    name: &str,
+    fixed_parents: &mut BTreeSet<String>,
+) -> DesiredGroup {
+    let mut g = DesiredGroup::new(id, name);
+    if let Some(t) = &kind.description {
+        g.description = Some(t.replace("{name}", name).replace("{id}", id));
+    }
+    g.parent = match &kind.parent {
+        None => ParentRef::Omitted,
+        Some(None) => ParentRef::Root,
+        Some(Some(ParentSpec::Fixed(p))) => {
+            fixed_parents.insert(p.clone());
+            ParentRef::Group(p.clone())
+        }
+        Some(Some(ParentSpec::Kind(_))) => match &acc.parent {
+            Some((p, _)) => ParentRef::Group(p.clone()),
+            None => ParentRef::Omitted,
+        },
+    };
+    g.protected = kind.protected;
+    g
+}
+
+/// The warning that a kind's externalIds are derived from names.
+fn derived_id_warning(
+    kind: &GroupKind,
+    example: &str,
+    cell: CellRef,
+    tables: &[Table],
+) -> Diagnostic {
+    Diagnostic::warning(
+        "derivedGroupId",
+        format!(
+            "the {} groups' externalIds are derived from their names (e.g. `{example}`): a rename in HR \
+             becomes a delete plus a create, which drops the group's history in &frankly",
+            kind.kind
+        ),
+    )
+    .with_hint(match &kind.id_column {
+        Some(c) => format!("export the `{c}` column too, so ids survive renames"),
+        None => "map the unit's id column (`idColumn`), so ids survive renames".to_owned(),
     })
+    .at(cell.place(tables))
+}
+
+/// Units with ids whose names differ only by case or spaces: a warning.
+fn similar_units(kind: &GroupKind, list: &[Unit], tables: &[Table]) -> Option<Diagnostic> {
+    if list.len() < 2 {
+        return None;
+    }
+    let names: Vec<String> = list
+        .iter()
+        .map(|(id, n, _)| format!("`{n}` (`{id}`)"))
+        .collect();
+    Some(
+        Diagnostic::warning(
+            "unitNameVariants",
+            format!(
+                "{} {} units have names that differ only by case or spaces: {}",
+                list.len(),
+                kind.kind,
+                names.join(", ")
+            ),
+        )
+        .with_hint("if they are one unit, merge them in the HR system")
+        .at(list[1].2.place(tables))
+        .with_related(list[0].2.loc(tables), "the other one"),
+    )
 }
 
 /// The attributes block: the mapping's, plus every mapped property

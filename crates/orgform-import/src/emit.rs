@@ -1,13 +1,17 @@
 //! The generated spec files' text: deterministic (records sorted by
-//! externalId, sets sorted, every string double-quoted so no value is
-//! read back as a number, a boolean or null), with the cell each line came
-//! from so a validation problem in the output points back at the export.
+//! externalId, sets sorted), exactly as `orgform fmt` would write it (keys
+//! in the canonical order, every string through orgform-spec's
+//! [`yaml_scalar`]: plain where YAML 1.1 and 1.2 readers both read it back
+//! as that string, so an id like `007`, a phone, `yes` or `1.0` is
+//! double-quoted), with the cell each line came from so a validation
+//! problem in the output points back at the export.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 
-use orgform_model::{DesiredOrg, ParentRef};
+use orgform_model::{DesiredOrg, DesiredUser, ParentRef};
+use orgform_spec::yaml_scalar;
 
-use crate::convert::{Built, CellRef};
+use crate::convert::{Built, CellRef, UserOrigin};
 
 /// The first words of every generated file: import overwrites only files
 /// that start with them.
@@ -56,33 +60,23 @@ impl Writer {
     }
 }
 
-/// A YAML double-quoted scalar.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            '\u{2028}' | '\u{2029}' | '\u{feff}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// A string as `orgform fmt` writes it (plain where every YAML reader
+/// reads it back as this string, else double-quoted).
+fn scalar(s: &str) -> Cow<'_, str> {
+    yaml_scalar(s, false)
 }
 
+/// A list of strings in flow style, as `orgform fmt` writes it.
 fn flow_list<'a>(items: impl Iterator<Item = &'a String>) -> String {
-    let items: Vec<String> = items.map(|s| quote(s)).collect();
-    format!("[{}]", items.join(", "))
+    let mut out = String::from("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&yaml_scalar(item, true));
+    }
+    out.push(']');
+    out
 }
 
 /// The comment every generated file opens with.
@@ -105,104 +99,117 @@ pub(crate) fn header(mapping_label: &str, sources: &[String], what: &str) -> Str
 
 /// The three files.
 pub(crate) fn emit(built: &Built, mapping_label: &str, sources: &[String]) -> Vec<OutputFile> {
-    let org: &DesiredOrg = &built.org;
-    let mut files = Vec::with_capacity(3);
+    vec![
+        emit_users(built, mapping_label, sources),
+        emit_groups(built, mapping_label, sources),
+        emit_attributes(&built.org, mapping_label, sources),
+    ]
+}
 
+/// `users.yaml`.
+fn emit_users(built: &Built, mapping_label: &str, sources: &[String]) -> OutputFile {
     let mut w = Writer::new(&header(
         mapping_label,
         sources,
         "Settings, safety,\n# externalGroups and hand-made groups go in other files of this directory.",
     ));
     w.line("version: 1", None);
-    match &org.users {
+    match &built.org.users {
         Some(users) if users.is_empty() => w.line("users: []", None),
         Some(users) => {
             w.line("users:", None);
             for u in users {
-                let o = built.users.get(&u.external_id);
-                let at = |path: &str| o.and_then(|o| o.fields.get(path).copied().or(Some(o.row)));
-                w.line(
-                    &format!("  - externalId: {}", quote(&u.external_id)),
-                    at("externalId"),
-                );
-                w.line(
-                    &format!("    firstName: {}", quote(&u.first_name)),
-                    at("firstName"),
-                );
-                w.line(
-                    &format!("    lastName: {}", quote(&u.last_name)),
-                    at("lastName"),
-                );
-                w.line(&format!("    email: {}", quote(&u.email)), at("email"));
-                if let Some(p) = &u.phone {
-                    w.line(&format!("    phone: {}", quote(p)), at("phone"));
-                }
-                if let Some(a) = u.active {
-                    w.line(&format!("    active: {a}"), at("active"));
-                }
-                if let Some(t) = &u.timezone {
-                    w.line(&format!("    timezone: {}", quote(t)), at("timezone"));
-                }
-                if let Some(l) = &u.language {
-                    w.line(&format!("    language: {}", quote(l)), at("language"));
-                }
-                let a = &u.access_info;
-                if !a.is_empty() {
-                    w.line("    accessInfo:", at("accessInfo.memberOf"));
-                    for (key, list) in [
-                        ("memberOf", &a.member_of),
-                        ("adminOf", &a.admin_of),
-                        ("inheritedAdminOf", &a.inherited_admin_of),
-                        ("interestOf", &a.interest_of),
-                    ] {
-                        if let Some(list) = list {
-                            w.line(
-                                &format!("      {key}: {}", flow_list(list.iter())),
-                                at(&format!("accessInfo.{key}")),
-                            );
-                        }
-                    }
-                    if let Some(r) = a.role {
-                        w.line(&format!("      role: {}", r.as_str()), at("role"));
-                    }
-                }
-                if !u.external_properties.is_empty() {
-                    w.line("    externalProperties:", o.map(|o| o.row));
-                    for (k, v) in &u.external_properties {
-                        w.line(
-                            &format!("      {}: {}", key(k), quote(v)),
-                            at(&format!("externalProperties.{k}")),
-                        );
-                    }
-                }
+                emit_user(&mut w, u, built.users.get(&u.external_id));
             }
         }
         None => {}
     }
-    files.push(w.finish("users.yaml"));
+    w.finish("users.yaml")
+}
 
+/// One user's lines, in the canonical key order.
+fn emit_user(w: &mut Writer, u: &DesiredUser, o: Option<&UserOrigin>) {
+    let at = |path: &str| o.and_then(|o| o.fields.get(path).copied().or(Some(o.row)));
+    w.line(
+        &format!("  - externalId: {}", scalar(&u.external_id)),
+        at("externalId"),
+    );
+    w.line(
+        &format!("    firstName: {}", scalar(&u.first_name)),
+        at("firstName"),
+    );
+    w.line(
+        &format!("    lastName: {}", scalar(&u.last_name)),
+        at("lastName"),
+    );
+    w.line(&format!("    email: {}", scalar(&u.email)), at("email"));
+    if let Some(p) = &u.phone {
+        w.line(&format!("    phone: {}", scalar(p)), at("phone"));
+    }
+    if let Some(a) = u.active {
+        w.line(&format!("    active: {a}"), at("active"));
+    }
+    if let Some(t) = &u.timezone {
+        w.line(&format!("    timezone: {}", scalar(t)), at("timezone"));
+    }
+    if let Some(l) = &u.language {
+        w.line(&format!("    language: {}", scalar(l)), at("language"));
+    }
+    let a = &u.access_info;
+    if !a.is_empty() {
+        w.line("    accessInfo:", at("accessInfo.memberOf"));
+        for (key, list) in [
+            ("memberOf", &a.member_of),
+            ("adminOf", &a.admin_of),
+            ("inheritedAdminOf", &a.inherited_admin_of),
+            ("interestOf", &a.interest_of),
+        ] {
+            if let Some(list) = list {
+                w.line(
+                    &format!("      {key}: {}", flow_list(list.iter())),
+                    at(&format!("accessInfo.{key}")),
+                );
+            }
+        }
+        if let Some(r) = a.role {
+            w.line(&format!("      role: {}", r.as_str()), at("role"));
+        }
+    }
+    if !u.external_properties.is_empty() {
+        w.line("    externalProperties:", o.map(|o| o.row));
+        for (k, v) in &u.external_properties {
+            w.line(
+                &format!("      {}: {}", key(k), scalar(v)),
+                at(&format!("externalProperties.{k}")),
+            );
+        }
+    }
+}
+
+/// `groups.yaml`.
+fn emit_groups(built: &Built, mapping_label: &str, sources: &[String]) -> OutputFile {
     let mut w = Writer::new(&header(
         mapping_label,
         sources,
         "Groups made by hand\n# go in another file of this directory.",
     ));
     w.line("version: 1", None);
-    match &org.groups {
+    match &built.org.groups {
         None => w.line("# The mapping derives no groups.", None),
         Some(groups) if groups.is_empty() => w.line("groups: []", None),
         Some(groups) => {
             w.line("groups:", None);
             for g in groups {
                 let at = built.groups.get(&g.external_id).copied();
-                w.line(&format!("  - externalId: {}", quote(&g.external_id)), at);
-                w.line(&format!("    name: {}", quote(&g.name)), at);
+                w.line(&format!("  - externalId: {}", scalar(&g.external_id)), at);
+                w.line(&format!("    name: {}", scalar(&g.name)), at);
                 if let Some(d) = &g.description {
-                    w.line(&format!("    description: {}", quote(d)), at);
+                    w.line(&format!("    description: {}", scalar(d)), at);
                 }
                 match &g.parent {
                     ParentRef::Omitted => {}
                     ParentRef::Root => w.line("    parent: null", at),
-                    ParentRef::Group(p) => w.line(&format!("    parent: {}", quote(p)), at),
+                    ParentRef::Group(p) => w.line(&format!("    parent: {}", scalar(p)), at),
                 }
                 if let Some(p) = g.protected {
                     w.line(&format!("    protected: {p}"), at);
@@ -210,8 +217,11 @@ pub(crate) fn emit(built: &Built, mapping_label: &str, sources: &[String]) -> Ve
             }
         }
     }
-    files.push(w.finish("groups.yaml"));
+    w.finish("groups.yaml")
+}
 
+/// `attributes.yaml`.
+fn emit_attributes(org: &DesiredOrg, mapping_label: &str, sources: &[String]) -> OutputFile {
     let mut w = Writer::new(&header(
         mapping_label,
         sources,
@@ -234,20 +244,10 @@ pub(crate) fn emit(built: &Built, mapping_label: &str, sources: &[String]) -> Ve
             }
         }
     }
-    files.push(w.finish("attributes.yaml"));
-    files
+    w.finish("attributes.yaml")
 }
 
-/// A mapping key: plain when it is a simple word, else quoted.
-fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && !k.starts_with(|c: char| c.is_ascii_digit() || c == '-')
-        && !matches!(k, "true" | "false" | "null" | "yes" | "no" | "on" | "off")
-    {
-        k.to_owned()
-    } else {
-        quote(k)
-    }
+/// A mapping key in block style, as `orgform fmt` writes it.
+fn key(k: &str) -> Cow<'_, str> {
+    yaml_scalar(k, false)
 }

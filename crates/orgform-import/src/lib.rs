@@ -32,7 +32,7 @@
 //! let users = &out.files[0].text;
 //! assert!(users.contains("phone: \"+46701234567\""));
 //! assert!(users.contains("role: Administrator"));
-//! assert!(out.files[1].text.contains("externalId: \"team:bdr\""));
+//! assert!(out.files[1].text.contains("externalId: team:bdr\n"));
 //! ```
 //!
 //! Choices where the contract is silent:
@@ -63,6 +63,17 @@
 //! - JSON values: numbers as written, booleans `true`/`false`, `null`
 //!   empty, an array of scalars joined with `, ` (split it with `split`).
 //! - A cell over [`MAX_CELL_BYTES`] is an error at the cell.
+//! - The generated files are byte for byte what `orgform fmt` writes
+//!   (strings through orgform-spec's `yaml_scalar`, the formatter's own
+//!   scalar writer: plain unless a YAML 1.1 or 1.2 reader could read them
+//!   as something else), so `orgform fmt --check` passes on the output
+//!   directory and a formatter run in CI never rewrites them.
+//! - Every diagnostic at a cell draws the cell's physical line with the
+//!   cell underlined, as spec diagnostics do; a quoted multi-line cell is
+//!   drawn on the line where it starts, a JSON value with its token
+//!   underlined; a problem about a whole row or header underlines the
+//!   line. Related places (the first of two duplicates) are named without
+//!   their line.
 
 mod convert;
 mod emit;
@@ -73,6 +84,8 @@ mod phone;
 mod source;
 
 use std::path::PathBuf;
+
+use source::At as _;
 
 use orgform_spec::{Diagnostic, Diagnostics, LoadOptions};
 
@@ -158,25 +171,28 @@ pub fn import(sources: &[SourceInput], mapping: &Mapping) -> Result<Imported, Di
     } else {
         convert::convert(&tables, &mapping.file, &mut diags)
     };
-    let Some(built) = built else {
+    let Some(mut built) = built else {
         return Err(sorted(diags));
     };
     let files = emit::emit(&built, &mapping.label, &labels);
+    let users = built.org.users.as_ref().map_or(0, Vec::len);
+    let groups = built.org.groups.as_ref().map_or(0, Vec::len);
     // Validate like any spec; fixed parents are expected in a hand-written
-    // file's externalGroups.
-    let mut org = built.org.clone();
+    // file's externalGroups. The org is moved, not copied: at 100k users a
+    // copy is a good part of the peak memory.
+    let mut org = std::mem::take(&mut built.org);
     org.external_groups
         .extend(built.fixed_parents.iter().cloned());
     match orgform_spec::validate_org(org) {
         Ok(spec) => diags.extend(spec.warnings().iter().cloned()),
-        Err(_) => diags.extend(located_validation(&files, &built, &tables)),
+        Err(unlocated) => diags.extend(located_validation(&files, &built, &tables, unlocated)),
     }
     if diags.iter().any(|d| d.severity.is_error()) {
         return Err(sorted(diags));
     }
     Ok(Imported {
-        users: built.org.users.as_ref().map_or(0, Vec::len),
-        groups: built.org.groups.as_ref().map_or(0, Vec::len),
+        users,
+        groups,
         files,
         warnings: sorted(diags),
     })
@@ -184,21 +200,16 @@ pub fn import(sources: &[SourceInput], mapping: &Mapping) -> Result<Imported, Di
 
 /// Validation problems at the cells they came from: the generated files
 /// are loaded from a private temp directory (only on this failure path),
-/// and each diagnostic's line there is mapped to the cell of that line.
+/// and each diagnostic's line there is mapped to the cell of that line;
+/// `unlocated` (what `validate_org` said) is the answer when that fails.
 fn located_validation(
     files: &[OutputFile],
     built: &convert::Built,
     tables: &[source::Table],
+    unlocated: Diagnostics,
 ) -> Vec<Diagnostic> {
-    let fallback = || -> Vec<Diagnostic> {
-        let mut org = built.org.clone();
-        org.external_groups
-            .extend(built.fixed_parents.iter().cloned());
-        orgform_spec::validate_org(org)
-            .err()
-            .map(|d| d.into_iter().collect())
-            .unwrap_or_default()
-    };
+    // Without the temp directory: the problems without their cells.
+    let fallback = move || -> Vec<Diagnostic> { unlocated.into_iter().collect() };
     let Ok(dir) = tempfile::tempdir() else {
         return fallback();
     };
@@ -208,7 +219,11 @@ fn located_validation(
         }
     }
     if !built.fixed_parents.is_empty() {
-        let list: Vec<String> = built.fixed_parents.iter().map(|p| emit::quote(p)).collect();
+        let list: Vec<String> = built
+            .fixed_parents
+            .iter()
+            .map(|p| orgform_spec::yaml_scalar(p, true).into_owned())
+            .collect();
         let text = format!("externalGroups: [{}]\n", list.join(", "));
         if std::fs::write(dir.path().join("zz-external.yaml"), text).is_err() {
             return fallback();
@@ -239,7 +254,7 @@ fn located_validation(
             }
             let cell = d.location.as_ref().and_then(&remap);
             if let Some(c) = cell {
-                n = n.with_location(c.loc(tables));
+                n = n.at(c.place(tables));
             }
             for (l, label) in &d.related {
                 if let Some(c) = remap(l) {

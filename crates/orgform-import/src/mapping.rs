@@ -364,27 +364,13 @@ impl Mapping {
 
 fn parse_with_label(path: &Path, text: &str, label: String) -> Result<Mapping, Diagnostics> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let loc = |line: usize, column: usize| Location {
-        file: path.to_owned(),
-        line: u32::try_from(line).unwrap_or(u32::MAX),
-        column: u32::try_from(column).unwrap_or(u32::MAX),
-    };
-    let file: MappingFile = match serde_yaml::from_str(text) {
-        Ok(f) => f,
-        Err(e) => {
-            let mut d = Diagnostic::error("invalidMapping", format!("the mapping is invalid: {}", strip_position(&e.to_string())))
-                .with_hint("see `orgform schema --mapping` for the format, or start from `orgform import --print-preset alexis`");
-            let l = e
-                .location()
-                .map_or(loc(1, 1), |l| loc(l.line(), l.column()));
-            d = d.with_location(l);
-            let mut ds = Diagnostics::new();
-            ds.push(d);
-            return Err(ds);
-        }
-    };
+    let file = decode(path, text)?;
     let mut ds = Diagnostics::new();
-    let top = loc(1, 1);
+    let top = Location {
+        file: path.to_owned(),
+        line: 1,
+        column: 1,
+    };
     let mut problem = |msg: String, hint: &str| {
         ds.push(
             Diagnostic::error("invalidMapping", msg)
@@ -401,6 +387,48 @@ fn parse_with_label(path: &Path, text: &str, label: String) -> Result<Mapping, D
             "write `version: 1`",
         );
     }
+    check_groups(&file, &mut problem);
+    check_fields(&file, &mut problem);
+    if ds.has_errors() {
+        return Err(ds);
+    }
+    Ok(Mapping { file, label })
+}
+
+/// The mapping file decoded by serde_yaml; a syntax or shape error at its
+/// line and column, with that line drawn.
+fn decode(path: &Path, text: &str) -> Result<MappingFile, Diagnostics> {
+    let loc = |line: usize, column: usize| Location {
+        file: path.to_owned(),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+    };
+    serde_yaml::from_str(text).map_err(|e| {
+        let d = Diagnostic::error(
+            "invalidMapping",
+            format!(
+                "the mapping is invalid: {}",
+                strip_position(&e.to_string())
+            ),
+        )
+        .with_hint(
+            "see `orgform schema --mapping` for the format, or start from `orgform import --print-preset alexis`",
+        );
+        let d = match e.location() {
+            Some(l) => {
+                let line = text.lines().nth(l.line().saturating_sub(1)).unwrap_or("");
+                d.with_source_line(loc(l.line(), l.column()), line, 1)
+            }
+            None => d.with_location(loc(1, 1)),
+        };
+        let mut ds = Diagnostics::new();
+        ds.push(d);
+        ds
+    })
+}
+
+/// The group kinds: names, one of `column`/`name`, parents, list kinds.
+fn check_groups(file: &MappingFile, problem: &mut impl FnMut(String, &str)) {
     let kinds: Vec<&str> = file.groups.iter().map(|g| g.kind.as_str()).collect();
     for (i, g) in file.groups.iter().enumerate() {
         if g.kind.trim().is_empty() || g.kind.contains(':') {
@@ -462,6 +490,10 @@ fn parse_with_label(path: &Path, text: &str, label: String) -> Result<Mapping, D
             }
         }
     }
+}
+
+/// Every field names a column or a template; `required` only on properties.
+fn check_fields(file: &MappingFile, problem: &mut impl FnMut(String, &str)) {
     for (name, f) in user_fields(&file.users) {
         if let Err(m) = f.source() {
             problem(
@@ -484,10 +516,6 @@ fn parse_with_label(path: &Path, text: &str, label: String) -> Result<Mapping, D
             );
         }
     }
-    if ds.has_errors() {
-        return Err(ds);
-    }
-    Ok(Mapping { file, label })
 }
 
 /// serde_yaml appends " at line L column C"; the location is shown apart.

@@ -3,7 +3,7 @@
 //! characters, lines counting the physical lines of multi-line cells).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use orgform_spec::{Diagnostic, Location};
 
@@ -55,7 +55,117 @@ enum Positions {
         /// Each column's first key position.
         header: Vec<Pos>,
         root: Pos,
+        /// The document, and the byte offset of each line's start.
+        lines: Lines,
     },
+}
+
+/// A text and where its lines start, to draw the line of a position.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    text: String,
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    pub(crate) fn new(text: &str) -> Lines {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines {
+            text: text.to_owned(),
+            starts,
+        }
+    }
+
+    /// The 1-based line `line`, without its line end (empty past the end).
+    fn line(&self, line: u32) -> &str {
+        let i = usize::try_from(line)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1);
+        let Some(&start) = self.starts.get(i) else {
+            return "";
+        };
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
+        line_text(&self.text[start..end.max(start)])
+    }
+
+    /// The place of a JSON value or key at `p`: its line, the token underlined.
+    fn place(&self, file: &Path, p: Pos) -> Place<'_> {
+        let line = self.line(p.line);
+        let len = json_token_len(line, p.col);
+        Place {
+            loc: Location {
+                file: file.to_owned(),
+                line: p.line,
+                column: p.col,
+            },
+            line: Some((line, len)),
+        }
+    }
+}
+
+/// A line without a final `\r`.
+fn line_text(s: &str) -> &str {
+    s.strip_suffix('\r').unwrap_or(s)
+}
+
+/// How many characters of `line` from column `col` the JSON token there
+/// takes (a string to its closing quote, a number or word to its end, an
+/// array or object to the end of the line when it does not close on it).
+fn json_token_len(line: &str, col: u32) -> u32 {
+    let skip = usize::try_from(col).unwrap_or(usize::MAX).saturating_sub(1);
+    let rest: Vec<char> = line.chars().skip(skip).collect();
+    let len = match rest.first() {
+        None => 1,
+        Some('"') => {
+            let mut escaped = false;
+            rest.iter()
+                .enumerate()
+                .skip(1)
+                .find(|&(_, &c)| {
+                    let end = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                })
+                .map_or(rest.len(), |(i, _)| i + 1)
+        }
+        Some(&open @ ('[' | '{')) => {
+            let close = if open == '[' { ']' } else { '}' };
+            rest.iter()
+                .position(|&c| c == close)
+                .map_or(rest.len(), |i| i + 1)
+        }
+        Some(_) => rest
+            .iter()
+            .position(|c| matches!(c, ',' | '}' | ']' | ' ' | '\t' | ':'))
+            .unwrap_or(rest.len())
+            .max(1),
+    };
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Where a diagnostic points in a source: the location and, where the
+/// text is at hand, the physical line and how many characters to underline.
+#[derive(Debug, Clone)]
+pub(crate) struct Place<'t> {
+    pub loc: Location,
+    line: Option<(&'t str, u32)>,
+}
+
+/// Places a diagnostic at a [`Place`], drawing its source line as spec
+/// diagnostics do (rustc style).
+pub(crate) trait At {
+    fn at(self, place: Place<'_>) -> Self;
+}
+
+impl At for Diagnostic {
+    fn at(self, place: Place<'_>) -> Self {
+        match place.line {
+            Some((text, len)) => self.with_source_line(place.loc, text, len),
+            None => self.with_location(place.loc),
+        }
+    }
 }
 
 /// A 1-based line and column.
@@ -101,27 +211,31 @@ impl Table {
         }
     }
 
-    /// Where the header names column `col` (the file's start for JSON
-    /// columns never seen).
-    pub fn header_loc(&self, col: Option<usize>) -> Location {
+    /// Where the header names column `col` (the whole header line for
+    /// `None`; the file's start for JSON columns never seen).
+    pub fn header_place(&self, col: Option<usize>) -> Place<'_> {
         match &self.pos {
             Positions::Csv {
                 text,
                 delimiter,
                 header,
                 ..
-            } => {
-                let p = cell_pos(text, *delimiter, header.0, header.1, col.unwrap_or(0));
-                self.loc(p)
-            }
-            Positions::Json { header, root, .. } => {
-                self.loc(col.and_then(|c| header.get(c).copied()).unwrap_or(*root))
-            }
+            } => self.csv_place(text, *delimiter, *header, col),
+            Positions::Json {
+                header,
+                root,
+                lines,
+                ..
+            } => lines.place(
+                &self.path,
+                col.and_then(|c| header.get(c).copied()).unwrap_or(*root),
+            ),
         }
     }
 
-    /// Where row `row` starts.
-    pub fn row_loc(&self, row: usize) -> Location {
+    /// Where the cell of `row` in column `col` is (`None`: the row as a
+    /// whole; for a missing JSON key, the row's object).
+    pub fn cell_place(&self, row: usize, col: Option<usize>) -> Place<'_> {
         match &self.pos {
             Positions::Csv {
                 text,
@@ -129,39 +243,81 @@ impl Table {
                 starts,
                 ..
             } => {
-                let (b, l) = starts.get(row).copied().unwrap_or((0, 1));
-                self.loc(cell_pos(text, *delimiter, b, l, 0))
+                let start = starts.get(row).copied().unwrap_or((0, 1));
+                self.csv_place(text, *delimiter, start, col)
             }
-            Positions::Json { cells, root, .. } => self.loc(cells.get(row).map_or(*root, |c| c.0)),
+            Positions::Json {
+                cells, root, lines, ..
+            } => {
+                let p = cells.get(row).map_or(*root, |(obj, v)| {
+                    col.and_then(|c| v.get(c).copied().flatten())
+                        .unwrap_or(*obj)
+                });
+                lines.place(&self.path, p)
+            }
         }
     }
 
-    /// Where the cell of `row` in column `col` is (for a missing JSON key,
-    /// the row's object).
-    pub fn cell_loc(&self, row: usize, col: usize) -> Location {
-        match &self.pos {
-            Positions::Csv {
-                text,
-                delimiter,
-                starts,
-                ..
-            } => {
-                let (b, l) = starts.get(row).copied().unwrap_or((0, 1));
-                self.loc(cell_pos(text, *delimiter, b, l, col))
-            }
-            Positions::Json { cells, root, .. } => {
-                self.loc(cells.get(row).map_or(*root, |(obj, v)| {
-                    v.get(col).copied().flatten().unwrap_or(*obj)
-                }))
-            }
+    fn csv_place<'t>(
+        &self,
+        text: &'t str,
+        delimiter: u8,
+        (start, line): (usize, u32),
+        col: Option<usize>,
+    ) -> Place<'t> {
+        let (pos, line_start, field_start) =
+            cell_pos(text, delimiter, start, line, col.unwrap_or(0));
+        let rest = &text[line_start.min(text.len())..];
+        let line_text = line_text(rest.split('\n').next().unwrap_or(""));
+        let len = match col {
+            None => line_text.chars().count(),
+            Some(_) => csv_cell_len(text.get(field_start..).unwrap_or(""), delimiter),
+        };
+        Place {
+            loc: self.loc(pos),
+            line: Some((line_text, u32::try_from(len).unwrap_or(u32::MAX))),
         }
     }
 }
 
+/// How many characters the CSV cell at the start of `rest` takes on its
+/// first line (a quoted cell with its quotes).
+fn csv_cell_len(rest: &str, delimiter: u8) -> usize {
+    let mut n = 0;
+    let mut chars = rest.chars().peekable();
+    if rest.starts_with('"') {
+        chars.next();
+        n += 1;
+        while let Some(c) = chars.next() {
+            if c == '\n' || c == '\r' {
+                return n;
+            }
+            n += 1;
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    n += 1;
+                } else {
+                    return n;
+                }
+            }
+        }
+        return n;
+    }
+    for c in chars {
+        if c == char::from(delimiter) || c == '\n' || c == '\r' {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 /// The position of field `col` of the CSV record starting at byte `start`
 /// on line `line`: walks the record as RFC 4180 reads it (quotes, doubled
-/// quotes, line ends inside quotes).
-fn cell_pos(text: &str, delimiter: u8, start: usize, line: u32, col: usize) -> Pos {
+/// quotes, line ends inside quotes), with the byte offsets of the start
+/// of the field's physical line and of the field.
+fn cell_pos(text: &str, delimiter: u8, start: usize, line: u32, col: usize) -> (Pos, usize, usize) {
     let bytes = text.as_bytes();
     let mut line = line;
     let mut line_start = text[..start.min(text.len())]
@@ -198,10 +354,11 @@ fn cell_pos(text: &str, delimiter: u8, start: usize, line: u32, col: usize) -> P
     let column = text
         .get(line_start..start.min(text.len()))
         .map_or(0, |s| s.chars().count());
-    Pos {
+    let pos = Pos {
         line,
         col: u32::try_from(column + 1).unwrap_or(u32::MAX),
-    }
+    };
+    (pos, line_start, start)
 }
 
 /// Reads every source; problems (encoding, shape, ragged rows, huge cells)
@@ -250,7 +407,16 @@ pub(crate) fn read(
                     "the file is probably Latin-1 or Windows-1252; export it as UTF-8 (in a \
                      spreadsheet: \"CSV UTF-8\"), or convert it: iconv -f WINDOWS-1252 -t UTF-8",
                 )
-                .with_location(at(to_u32(line), to_u32(col))),
+                .with_source_line(
+                    at(to_u32(line), to_u32(col)),
+                    &String::from_utf8_lossy(
+                        bytes[valid.rfind('\n').map_or(0, |i| i + 1)..]
+                            .split(|b| *b == b'\n')
+                            .next()
+                            .unwrap_or_default(),
+                    ),
+                    1,
+                ),
             );
             return None;
         }
@@ -270,7 +436,7 @@ pub(crate) fn read(
         .path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        || text.trim_start().starts_with(['[', '{']);
+        || text.trim_start().starts_with(JSON_OPENERS);
     let table = if is_json {
         read_json(input, text, diags)?
     } else {
@@ -283,12 +449,15 @@ pub(crate) fn read(
                 format!("`{}` has a header but no rows", input.path.display()),
             )
             .with_hint("export the employee report again; an empty export would delete every user")
-            .with_location(table.header_loc(None)),
+            .at(table.header_place(None)),
         );
         return None;
     }
     Some(table)
 }
+
+/// A source whose text starts with one of these is JSON.
+const JSON_OPENERS: [char; 2] = ['[', '{'];
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -340,16 +509,7 @@ fn read_csv(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let (line, col) = e.position().map_or((before.line(), 1), |p| (p.line(), 1));
-                diags.push(
-                    Diagnostic::error("csvSyntax", format!("the CSV cannot be read: {e}"))
-                        .with_hint("check the quoting of this row: a quote inside a quoted cell is written twice (\"\")")
-                        .with_location(Location {
-                            file: input.path.clone(),
-                            line: to_u32(usize::try_from(line).unwrap_or(usize::MAX)),
-                            column: col,
-                        }),
-                );
+                diags.push(csv_syntax_error(input, text, &e, &before));
                 return None;
             }
         }
@@ -373,124 +533,117 @@ fn read_csv(
                     },
                 ));
             }
-            Some(t) => {
-                let row = t.rows.len();
-                if let Positions::Csv { starts, .. } = &mut t.pos {
-                    starts.push(start);
-                }
-                if record.len() == 1
-                    && record.get(0).is_some_and(|c| c.trim().is_empty())
-                    && width > 1
-                {
-                    // A blank line inside the data: nothing to import.
-                    t.rows.push(Vec::new());
-                    continue;
-                }
-                if record.len() != width {
-                    let col = record.len().min(width);
-                    let mut d = Diagnostic::error(
-                        "raggedRow",
-                        format!(
-                            "this row has {} cell{}, the header has {width}",
-                            record.len(),
-                            if record.len() == 1 { "" } else { "s" }
-                        ),
-                    )
-                    .with_hint(
-                        "every row needs one cell per header column; a cell holding the \
-                         delimiter must be quoted (\"Sales, Nordics\")",
-                    );
-                    d = d.with_location(t.cell_loc(row, col));
-                    diags.push(d);
-                    t.rows.push(Vec::new());
-                    continue;
-                }
-                let mut cells = Vec::with_capacity(width);
-                for (c, cell) in record.iter().enumerate() {
-                    if cell.len() > MAX_CELL_BYTES {
-                        diags.push(
-                            Diagnostic::error(
-                                "cellTooLarge",
-                                format!(
-                                    "this cell holds {} bytes; the most a cell may hold is {MAX_CELL_BYTES}",
-                                    cell.len()
-                                ),
-                            )
-                            .with_hint("the export is damaged (an unclosed quote swallows the rows after it?); export it again")
-                            .with_location(t.cell_loc(row, c)),
-                        );
-                        cells.push(None);
-                    } else {
-                        cells.push(Some(cell.to_owned()));
-                    }
-                }
-                // A row with a broken cell is left out: its other cells would only add noise.
-                if cells.iter().any(Option::is_none) {
-                    cells.clear();
-                }
-                t.rows.push(cells);
-            }
+            Some(t) => push_csv_row(t, &record, width, start, diags),
         }
     }
     table
 }
 
+/// A record the CSV reader refuses: an error at its line.
+fn csv_syntax_error(
+    input: &SourceInput,
+    text: &str,
+    e: &csv::Error,
+    before: &csv::Position,
+) -> Diagnostic {
+    let (line, col) = e.position().map_or((before.line(), 1), |p| (p.line(), 1));
+    let line = to_u32(usize::try_from(line).unwrap_or(usize::MAX));
+    let line_text = Lines::new(text).line(line).to_owned();
+    let len = u32::try_from(line_text.chars().count()).unwrap_or(u32::MAX);
+
+    Diagnostic::error("csvSyntax", format!("the CSV cannot be read: {e}"))
+        .with_hint(
+            "check the quoting of this row: a quote inside a quoted cell is written twice (\"\")",
+        )
+        .with_source_line(
+            Location {
+                file: input.path.clone(),
+                line,
+                column: col,
+            },
+            &line_text,
+            len,
+        )
+}
+
+/// One data row of a CSV table: a blank line, a ragged row and a row with
+/// a huge cell are kept as empty rows (so row numbers stay), with errors.
+fn push_csv_row(
+    t: &mut Table,
+    record: &csv::StringRecord,
+    width: usize,
+    start: (usize, u32),
+    diags: &mut Vec<Diagnostic>,
+) {
+    let row = t.rows.len();
+    if let Positions::Csv { starts, .. } = &mut t.pos {
+        starts.push(start);
+    }
+    if record.len() == 1 && record.get(0).is_some_and(|c| c.trim().is_empty()) && width > 1 {
+        // A blank line inside the data: nothing to import.
+        t.rows.push(Vec::new());
+        return;
+    }
+    if record.len() != width {
+        let col = record.len().min(width);
+        let mut d = Diagnostic::error(
+            "raggedRow",
+            format!(
+                "this row has {} cell{}, the header has {width}",
+                record.len(),
+                if record.len() == 1 { "" } else { "s" }
+            ),
+        )
+        .with_hint(
+            "every row needs one cell per header column; a cell holding the \
+             delimiter must be quoted (\"Sales, Nordics\")",
+        );
+        d = d.at(t.cell_place(row, Some(col)));
+        diags.push(d);
+        t.rows.push(Vec::new());
+        return;
+    }
+    let mut cells = Vec::with_capacity(width);
+    for (c, cell) in record.iter().enumerate() {
+        if cell.len() > MAX_CELL_BYTES {
+            diags.push(
+                Diagnostic::error(
+                    "cellTooLarge",
+                    format!(
+                        "this cell holds {} bytes; the most a cell may hold is {MAX_CELL_BYTES}",
+                        cell.len()
+                    ),
+                )
+                .with_hint("the export is damaged (an unclosed quote swallows the rows after it?); export it again")
+                .at(t.cell_place(row, Some(c))),
+            );
+            cells.push(None);
+        } else {
+            cells.push(Some(cell.to_owned()));
+        }
+    }
+    // A row with a broken cell is left out: its other cells would only add noise.
+    if cells.iter().any(Option::is_none) {
+        cells.clear();
+    }
+    t.rows.push(cells);
+}
+
 fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Table> {
-    let at = |p: Pos| Location {
-        file: input.path.clone(),
-        line: p.line,
-        column: p.col,
-    };
+    let lines = Lines::new(text);
+    let at = |p: Pos| lines.place(&input.path, p);
     let root = match json::parse(text) {
         Ok(v) => v,
         Err((msg, p)) => {
             diags.push(
                 Diagnostic::error("jsonSyntax", format!("the JSON cannot be read: {msg}"))
                     .with_hint("export the report again, or check it with a JSON validator")
-                    .with_location(at(p)),
+                    .at(at(p)),
             );
             return None;
         }
     };
-    let rows = match &root.value {
-        json::Value::Array(items) => items,
-        json::Value::Object(members) => {
-            let arrays: Vec<&json::Node> = members
-                .iter()
-                .map(|(_, _, v)| v)
-                .filter(|v| matches!(v.value, json::Value::Array(_)))
-                .collect();
-            match arrays.as_slice() {
-                [one] => match &one.value {
-                    json::Value::Array(items) => items,
-                    _ => return None,
-                },
-                _ => {
-                    diags.push(
-                        Diagnostic::error(
-                            "jsonShape",
-                            format!(
-                                "the JSON object holds {} arrays; an export is an array of \
-                                 objects, or an object with one such array",
-                                arrays.len()
-                            ),
-                        )
-                        .with_hint("give the array of employees itself")
-                        .with_location(at(root.pos)),
-                    );
-                    return None;
-                }
-            }
-        }
-        _ => {
-            diags.push(
-                Diagnostic::error("jsonShape", "the JSON is not an array of objects")
-                    .with_hint("an export is an array of objects, one per employee")
-                    .with_location(at(root.pos)),
-            );
-            return None;
-        }
-    };
+    let rows = json_rows(&root, &at, diags)?;
     let mut columns: Vec<String> = Vec::new();
     let mut header: Vec<Pos> = Vec::new();
     let mut col_of: HashMap<String, usize> = HashMap::new();
@@ -501,7 +654,7 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
             diags.push(
                 Diagnostic::error("jsonShape", "this entry is not an object")
                     .with_hint("each employee is an object: {\"Employee ID\": \"E1\", ...}")
-                    .with_location(at(row.pos)),
+                    .at(at(row.pos)),
             );
             out_rows.push(Vec::new());
             cells.push((row.pos, Vec::new()));
@@ -532,7 +685,7 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
                         format!("the key `{key}` is written twice in this object"),
                     )
                     .with_hint("keep one of them")
-                    .with_location(at(*key_pos)),
+                    .at(at(*key_pos)),
                 );
                 continue;
             }
@@ -548,7 +701,7 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
                             ),
                         )
                         .with_hint("the export is damaged; export it again")
-                        .with_location(at(v.pos)),
+                        .at(at(v.pos)),
                     );
                 }
                 Some(t) => vals[c] = Some(t),
@@ -560,7 +713,7 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
                     .with_hint(
                         "map flat values only: strings, numbers, booleans, or arrays of them",
                     )
-                    .with_location(at(v.pos)),
+                    .at(at(v.pos)),
                 ),
             }
         }
@@ -584,8 +737,58 @@ fn read_json(input: &SourceInput, text: &str, diags: &mut Vec<Diagnostic>) -> Op
             cells,
             header,
             root: root.pos,
+            lines,
         },
     );
     t.rows = out_rows;
     Some(t)
+}
+
+/// The array of employee objects: the document itself, or the one array
+/// an object holds.
+fn json_rows<'n, 'l>(
+    root: &'n json::Node,
+    at: &dyn Fn(Pos) -> Place<'l>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'n Vec<json::Node>> {
+    let rows = match &root.value {
+        json::Value::Array(items) => items,
+        json::Value::Object(members) => {
+            let arrays: Vec<&json::Node> = members
+                .iter()
+                .map(|(_, _, v)| v)
+                .filter(|v| matches!(v.value, json::Value::Array(_)))
+                .collect();
+            match arrays.as_slice() {
+                [one] => match &one.value {
+                    json::Value::Array(items) => items,
+                    _ => return None,
+                },
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            "jsonShape",
+                            format!(
+                                "the JSON object holds {} arrays; an export is an array of \
+                                 objects, or an object with one such array",
+                                arrays.len()
+                            ),
+                        )
+                        .with_hint("give the array of employees itself")
+                        .at(at(root.pos)),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => {
+            diags.push(
+                Diagnostic::error("jsonShape", "the JSON is not an array of objects")
+                    .with_hint("an export is an array of objects, one per employee")
+                    .at(at(root.pos)),
+            );
+            return None;
+        }
+    };
+    Some(rows)
 }

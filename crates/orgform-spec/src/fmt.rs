@@ -1106,10 +1106,29 @@ fn render_scalar(s: &Scalar, flow: bool) -> String {
 /// A string: plain when every YAML reader reads it back as this string,
 /// double-quoted otherwise.
 fn render_string(s: &str, flow: bool) -> String {
+    yaml_scalar(s, flow).into_owned()
+}
+
+/// A string value or key as `orgform fmt` writes it, the one scalar
+/// writer for every generator of spec text (`orgform import`,
+/// orgform-gen): plain when YAML 1.2 and YAML 1.1 readers both read it
+/// back as this very string (never a number, boolean, null or date), else
+/// double-quoted with escapes. `flow` is for a scalar inside `[...]` or
+/// `{...}`, where `,`, `:` and brackets need quotes too. Text written
+/// with it is what `orgform fmt` would write, so `fmt --check` passes.
+///
+/// ```
+/// use orgform_spec::yaml_scalar;
+/// assert_eq!(yaml_scalar("Sales, EMEA", false), "Sales, EMEA");
+/// assert_eq!(yaml_scalar("Sales, EMEA", true), "\"Sales, EMEA\"");
+/// assert_eq!(yaml_scalar("007", false), "\"007\"");
+/// assert_eq!(yaml_scalar("yes", false), "\"yes\"");
+/// ```
+pub fn yaml_scalar(s: &str, flow: bool) -> std::borrow::Cow<'_, str> {
     if plain_ok(s, flow) {
-        s.to_owned()
+        std::borrow::Cow::Borrowed(s)
     } else {
-        double_quoted(s)
+        std::borrow::Cow::Owned(double_quoted(s))
     }
 }
 

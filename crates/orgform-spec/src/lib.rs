@@ -73,7 +73,7 @@ use sha2::{Digest, Sha256};
 
 pub use diag::{Diagnostic, Diagnostics, Folded, Grouped, Location, SHOWN_PER_CODE, Severity};
 pub use fix::{Fixed, fix_file, fix_str};
-pub use fmt::{Formatted, format_file, format_str, spec_files};
+pub use fmt::{Formatted, format_file, format_str, spec_files, yaml_scalar};
 pub use schema::{SCHEMA_ID, spec_schema, spec_schema_text};
 pub use source::SourceMap;
 
