@@ -67,6 +67,7 @@ mod tables;
 mod yaml;
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use orgform_model::DesiredOrg;
 use sha2::{Digest, Sha256};
@@ -98,7 +99,9 @@ impl Default for LoadOptions {
 #[derive(Debug, Clone)]
 pub struct ValidatedSpec {
     org: DesiredOrg,
-    digest: String,
+    /// Computed on first use (a second thread may compute it while the
+    /// first plans: `orgform plan` does).
+    digest: OnceLock<String>,
     sources: SourceMap,
     warnings: Diagnostics,
 }
@@ -115,8 +118,11 @@ impl ValidatedSpec {
     }
 
     /// `sha256:<hex>` of the org in canonical form (sorted, compact JSON).
+    ///
+    /// Computed on the first call (at 100k users it encodes ~40 MB of
+    /// JSON); a concurrent call waits for that one.
     pub fn digest(&self) -> &str {
-        &self.digest
+        self.digest.get_or_init(|| digest_of(&self.org))
     }
 
     /// Where each record and field was written (empty for [`validate_org`]).
@@ -176,10 +182,9 @@ pub(crate) fn finish(
         }
         groups.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     }
-    let digest = digest_of(&org);
     ValidatedSpec {
         org,
-        digest,
+        digest: OnceLock::new(),
         sources,
         warnings,
     }

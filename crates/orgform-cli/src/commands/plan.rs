@@ -40,11 +40,16 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let state = state?;
     let empty = EffectiveOrg::default();
-    let plan = orgform_plan::plan(
-        &spec,
-        base(state.as_ref(), &empty),
-        &PlanOptions { force: args.force },
-    );
+    // The spec's digest (a hash of its whole canonical JSON) is computed on
+    // a second thread while the plan is made; the plan takes it last.
+    let plan = std::thread::scope(|s| {
+        s.spawn(|| spec.digest().len());
+        orgform_plan::plan(
+            &spec,
+            base(state.as_ref(), &empty),
+            &PlanOptions { force: args.force },
+        )
+    });
 
     // Masking happens once, on the data, before any renderer sees it.
     let before = state.as_ref().map_or(&empty, |s| &s.org);
