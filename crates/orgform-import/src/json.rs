@@ -2,7 +2,7 @@
 //! (serde_json gives none), for diagnostics at the JSON value. RFC 8259;
 //! depth limited to 64 (an export is an array of flat objects).
 
-use crate::source::Pos;
+use crate::pos::Pos;
 
 /// A parsed value and where it starts.
 #[derive(Debug)]

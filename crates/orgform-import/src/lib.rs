@@ -81,6 +81,7 @@ mod json;
 mod mapping;
 mod output;
 mod phone;
+mod pos;
 mod source;
 
 use std::path::PathBuf;

@@ -168,12 +168,7 @@ impl At for Diagnostic {
     }
 }
 
-/// A 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Pos {
-    pub line: u32,
-    pub col: u32,
-}
+pub(crate) use crate::pos::Pos;
 
 /// Normalises a column name for matching: trimmed, lower-cased.
 pub(crate) fn column_key(name: &str) -> String {

@@ -321,93 +321,114 @@ pub(crate) fn read_text(
     options: &LoadOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<String> {
+    let read = read_capped(path, in_directory, options).and_then(|bytes| utf8_text(path, bytes));
+    match read {
+        Ok((text, bom)) => {
+            if bom {
+                diags.push(
+                    Diagnostic::warning(
+                        "byteOrderMark",
+                        format!("`{}` starts with a UTF-8 byte order mark", path.display()),
+                    )
+                    .with_hint("it was ignored; save the file as UTF-8 without BOM to silence this")
+                    .with_location(at(path, 1, 1)),
+                );
+            }
+            Some(text)
+        }
+        Err(d) => {
+            diags.push(*d);
+            None
+        }
+    }
+}
+
+/// A location in `path`.
+fn at(path: &Path, line: u32, column: u32) -> crate::diag::Location {
+    crate::diag::Location {
+        file: path.to_path_buf(),
+        line,
+        column,
+    }
+}
+
+/// The bytes of a regular file of at most `options.max_file_bytes` (see
+/// [`read_text`]).
+fn read_capped(
+    path: &Path,
+    in_directory: bool,
+    options: &LoadOptions,
+) -> Result<Vec<u8>, Box<Diagnostic>> {
     let unreadable = |e: std::io::Error| {
-        Diagnostic::error(
+        Box::new(Diagnostic::error(
             "unreadable",
             format!("cannot read `{}`: {}", path.display(), io_message(&e)),
-        )
+        ))
     };
     let too_large = |size: u64| {
-        Diagnostic::error(
-            "fileTooLarge",
-            format!(
-                "`{}` is {size} bytes, over the limit of {} bytes",
-                path.display(),
-                options.max_file_bytes
-            ),
+        Box::new(
+            Diagnostic::error(
+                "fileTooLarge",
+                format!(
+                    "`{}` is {size} bytes, over the limit of {} bytes",
+                    path.display(),
+                    options.max_file_bytes
+                ),
+            )
+            .with_hint("split the spec into a directory of several files, or raise the limit"),
         )
-        .with_hint("split the spec into a directory of several files, or raise the limit")
     };
     let file = match open_no_block(path, in_directory) {
         Ok(f) => f,
         Err(e) if is_symlink_refusal(&e) => {
-            diags.push(not_regular(path, "a symbolic link", in_directory));
-            return None;
+            return Err(Box::new(not_regular(path, "a symbolic link", in_directory)));
         }
-        Err(e) => {
-            diags.push(unreadable(e));
-            return None;
-        }
+        Err(e) => return Err(unreadable(e)),
     };
-    let meta = match file.metadata() {
-        Ok(m) => m,
-        Err(e) => {
-            diags.push(unreadable(e));
-            return None;
-        }
-    };
+    let meta = file.metadata().map_err(unreadable)?;
     if let Some(kind) = special_kind(&meta.file_type()) {
-        diags.push(not_regular(path, kind, in_directory));
-        return None;
+        return Err(Box::new(not_regular(path, kind, in_directory)));
     }
     if meta.is_dir() {
-        diags.push(not_regular(
+        return Err(Box::new(not_regular(
             path,
             "not a regular file (a directory)",
             in_directory,
-        ));
-        return None;
+        )));
     }
     if meta.len() > options.max_file_bytes {
-        diags.push(too_large(meta.len()));
-        return None;
+        return Err(too_large(meta.len()));
     }
     let capacity = usize::try_from(meta.len()).unwrap_or(0);
     let mut bytes = Vec::with_capacity(capacity);
-    let read = file
-        .take(options.max_file_bytes.saturating_add(1))
-        .read_to_end(&mut bytes);
-    if let Err(e) = read {
-        diags.push(unreadable(e));
-        return None;
-    }
+    file.take(options.max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
     if bytes.len() as u64 > options.max_file_bytes {
-        diags.push(too_large(bytes.len() as u64));
-        return None;
+        return Err(too_large(bytes.len() as u64));
     }
-    let loc = |line: u32, col: u32| crate::diag::Location {
-        file: path.to_path_buf(),
-        line,
-        column: col,
-    };
+    Ok(bytes)
+}
+
+/// The text of a file's bytes, without a UTF-8 byte order mark (and
+/// whether there was one); UTF-16 and invalid UTF-8 are located errors.
+fn utf8_text(path: &Path, mut bytes: Vec<u8>) -> Result<(String, bool), Box<Diagnostic>> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        diags.push(
+        return Err(Box::new(
             Diagnostic::error(
                 "notUtf8",
                 format!("`{}` is UTF-16, not UTF-8", path.display()),
             )
             .with_hint("save the file as UTF-8")
-            .with_location(loc(1, 1)),
-        );
-        return None;
+            .with_location(at(path, 1, 1)),
+        ));
     }
-    let mut bom = false;
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+    let bom = bytes.starts_with(&[0xEF, 0xBB, 0xBF]);
+    if bom {
         bytes.drain(..3);
-        bom = true;
     }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
+    match String::from_utf8(bytes) {
+        Ok(t) => Ok((t, bom)),
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
@@ -416,31 +437,20 @@ pub(crate) fn read_text(
                 .chars()
                 .count()
                 + 1;
-            diags.push(
+            Err(Box::new(
                 Diagnostic::error(
                     "notUtf8",
                     format!("`{}` is not valid UTF-8", path.display()),
                 )
                 .with_hint("save the file as UTF-8 (it may be Latin-1 or Windows-1252)")
-                .with_location(loc(
+                .with_location(at(
+                    path,
                     u32::try_from(line).unwrap_or(u32::MAX),
                     u32::try_from(col).unwrap_or(u32::MAX),
                 )),
-            );
-            return None;
+            ))
         }
-    };
-    if bom {
-        diags.push(
-            Diagnostic::warning(
-                "byteOrderMark",
-                format!("`{}` starts with a UTF-8 byte order mark", path.display()),
-            )
-            .with_hint("it was ignored; save the file as UTF-8 without BOM to silence this")
-            .with_location(loc(1, 1)),
-        );
     }
-    Some(text)
 }
 
 /// Merges the files of a spec: `users` and `groups` concatenate; any other

@@ -1,12 +1,14 @@
 //! `orgform plan`: what apply would change. Reads the state, takes no lock,
 //! changes nothing (except `--out` and `--deletions-report` files).
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use orgform_model::EffectiveOrg;
 use orgform_plan::review::Review;
 use orgform_plan::{Plan, PlanOptions, SavedPlan, report};
+use orgform_spec::ValidatedSpec;
 
 use crate::args::{PlanArgs, PlanFormat};
 use crate::commands::review::render_review;
@@ -85,43 +87,11 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     }
 
     if let Some(path) = &args.deletions_report {
-        let rows = report::deletions(review);
-        orgform_state::write_private_atomic(path, report::csv(&rows).as_bytes())
-            .with_context(|| format!("cannot write the deletions report `{}`", path.display()))?;
-        output::print_stderr(&format!(
-            "Wrote {} deletion{} and deactivation{} to `{}`{}.\n",
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" },
-            if rows.len() == 1 { "" } else { "s" },
-            path.display(),
-            if args.redact {
-                " (personal data masked)"
-            } else {
-                ""
-            }
-        ));
+        write_deletions_report(path, review, args.redact)?;
     }
-
     if let Some(out) = &args.out {
         let endpoint = state.as_ref().and_then(|s| s.endpoint.as_deref());
-        let saved = SavedPlan::new(&plan, &spec, endpoint);
-        let bytes = serde_json::to_vec_pretty(&saved).context("cannot encode the saved plan")?;
-        orgform_state::write_private_atomic(out, &bytes)
-            .with_context(|| format!("cannot write the plan file `{}`", out.display()))?;
-        if plan.is_blocked() {
-            output::print_stderr(&format!(
-                "Saved the plan to `{}`. It is BLOCKED, so apply will refuse it: change the spec, \
-                 or, where only the safety thresholds block it, make an unblocked plan knowingly \
-                 with `orgform plan --force --out PLANFILE`\n",
-                out.display()
-            ));
-        } else {
-            output::print_stderr(&format!(
-                "Saved the plan to `{}`. Apply exactly this plan with: orgform apply {}\n",
-                out.display(),
-                out.display()
-            ));
-        }
+        save_plan(out, &plan, &spec, endpoint)?;
     }
     if args.preflight {
         let verdict = preflight::run(
@@ -144,6 +114,53 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     // and plan one allocation at a time would only delay the exit.
     std::mem::forget((spec, state, plan));
     Ok(code)
+}
+
+/// `--deletions-report`: the deletions and deactivations as CSV.
+fn write_deletions_report(path: &Path, review: &Review<'_>, redacted: bool) -> anyhow::Result<()> {
+    let rows = report::deletions(review);
+    orgform_state::write_private_atomic(path, report::csv(&rows).as_bytes())
+        .with_context(|| format!("cannot write the deletions report `{}`", path.display()))?;
+    let s = if rows.len() == 1 { "" } else { "s" };
+    output::print_stderr(&format!(
+        "Wrote {} deletion{s} and deactivation{s} to `{}`{}.\n",
+        rows.len(),
+        path.display(),
+        if redacted {
+            " (personal data masked)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
+}
+
+/// `--out`: the plan saved for `orgform apply PLANFILE`.
+fn save_plan(
+    out: &Path,
+    plan: &Plan,
+    spec: &ValidatedSpec,
+    endpoint: Option<&str>,
+) -> anyhow::Result<()> {
+    let saved = SavedPlan::new(plan, spec, endpoint);
+    let bytes = serde_json::to_vec_pretty(&saved).context("cannot encode the saved plan")?;
+    orgform_state::write_private_atomic(out, &bytes)
+        .with_context(|| format!("cannot write the plan file `{}`", out.display()))?;
+    if plan.is_blocked() {
+        output::print_stderr(&format!(
+            "Saved the plan to `{}`. It is BLOCKED, so apply will refuse it: change the spec, \
+             or, where only the safety thresholds block it, make an unblocked plan knowingly \
+             with `orgform plan --force --out PLANFILE`\n",
+            out.display()
+        ));
+    } else {
+        output::print_stderr(&format!(
+            "Saved the plan to `{}`. Apply exactly this plan with: orgform apply {}\n",
+            out.display(),
+            out.display()
+        ));
+    }
+    Ok(())
 }
 
 /// `--out` and `--deletions-report` (DESIGN section 11): checked before
