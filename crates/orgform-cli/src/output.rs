@@ -34,6 +34,24 @@ pub fn print_json_stdout<T: serde::Serialize>(value: &T) -> io::Result<()> {
     out.flush()
 }
 
+/// Writes to stdout the parts that `draw` hands on, as they come (the
+/// first write error ends the writing and is returned).
+pub fn print_parts_stdout(draw: impl FnOnce(&mut dyn FnMut(&str))) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut failed: Option<io::Error> = None;
+    draw(&mut |part: &str| {
+        if failed.is_none()
+            && let Err(e) = out.write_all(part.as_bytes())
+        {
+            failed = Some(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => out.flush(),
+    }
+}
+
 /// Writes all of `text` to stderr, ignoring failures (there is nowhere left to report them).
 pub fn print_stderr(text: &str) {
     let mut err = io::stderr().lock();

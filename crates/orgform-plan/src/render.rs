@@ -77,6 +77,15 @@ impl Painter {
 /// - the six limits (when there are changes), the warnings, and the
 ///   blocked reasons in full.
 pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
+    let mut all = String::new();
+    text_doc_to(doc, options, &mut |part| all.push_str(part));
+    all
+}
+
+/// The text of a plan document, as [`text_doc`] draws it, handed to `sink`
+/// in parts of about [`PART`] bytes as it is drawn: the text of a
+/// 100k-user plan (70 MB when every user is created) is never held whole.
+pub fn text_doc_to(doc: &PlanDoc, options: &TextOptions, sink: &mut dyn FnMut(&str)) {
     let p = Painter {
         color: options.color,
     };
@@ -115,6 +124,10 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
             }
             out.push('\n');
             write_change(&mut out, &p, change);
+            if out.len() >= PART {
+                sink(&out);
+                out.clear();
+            }
         }
         let t = s.total();
         let _ = writeln!(
@@ -171,8 +184,11 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
         let paint = |t: &str| palette::paint(p.color, palette::DANGER, t);
         write_coded(&mut out, paint, heading, reasons);
     }
-    out
+    sink(&out);
 }
+
+/// About how much text [`text_doc_to`] gathers before handing it on.
+pub const PART: usize = 64 * 1024;
 
 /// A heading and its `  - [code] message` lines (the warnings, the blocked
 /// reasons), the heading and the codes drawn by `paint`.

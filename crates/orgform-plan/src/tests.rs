@@ -1337,6 +1337,33 @@ fn colour_marks_actions_and_blocks_only_when_asked() {
 }
 
 #[test]
+fn the_text_plan_is_handed_on_in_parts_that_add_up_to_the_whole() {
+    let users: Vec<Value> = (0..2000)
+        .map(|i| {
+            serde_json::json!({
+                "externalId": format!("U{i:05}"),
+                "firstName": "Ann",
+                "lastName": "Archer",
+                "email": format!("u{i}@example.com"),
+            })
+        })
+        .collect();
+    let spec = validated(&serde_json::json!({ "users": users }));
+    let p = plan(&spec, Base::empty(), &PlanOptions::default());
+    let mut parts: Vec<String> = Vec::new();
+    render::text_doc_to(p.doc(), &TextOptions::default(), &mut |part| {
+        parts.push(part.to_owned())
+    });
+    let whole = render::text_doc(p.doc(), &TextOptions::default());
+    assert!(whole.len() > 3 * render::PART, "{} bytes", whole.len());
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    // Each part ends at a change: at most one change past the threshold.
+    assert!(parts.iter().all(|part| part.len() < render::PART + 4096));
+    assert_eq!(parts.concat(), whole);
+    assert!(whole.contains("+ user \"U01999\""), "the last change is there");
+}
+
+#[test]
 fn text_escapes_terminal_controls_in_the_data() {
     let spec = validated(
         &serde_yaml::from_str("groups: [{externalId: G1, name: \"Evil \\e[31m\\u202e name\"}]")

@@ -69,11 +69,16 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         &review
     };
-    if args.format == PlanFormat::Json && review.comparison().is_none() {
-        // Streamed: the JSON of an empty-state plan is as large as the org.
-        output::print_json_stdout(review.doc())?;
-    } else {
-        output::print_stdout(&render_review(review, args.format)?)?;
+    // JSON and text are streamed: an empty-state plan is as large as the org.
+    match (args.format, review.comparison()) {
+        (PlanFormat::Json, None) => output::print_json_stdout(review.doc())?,
+        (PlanFormat::Text, None) => output::print_parts_stdout(|sink| {
+            let options = orgform_plan::render::TextOptions {
+                color: output::stdout_color(),
+            };
+            orgform_plan::render::text_doc_to(review.doc(), &options, sink);
+        })?,
+        _ => output::print_stdout(&render_review(review, args.format)?)?,
     }
     if let Some(r) = state.as_ref().and_then(|s| s.unfinished_rollout()) {
         output::print_stderr(&format!(
