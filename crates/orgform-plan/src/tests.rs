@@ -1360,7 +1360,10 @@ fn the_text_plan_is_handed_on_in_parts_that_add_up_to_the_whole() {
     // Each part ends at a change: at most one change past the threshold.
     assert!(parts.iter().all(|part| part.len() < render::PART + 4096));
     assert_eq!(parts.concat(), whole);
-    assert!(whole.contains("+ user \"U01999\""), "the last change is there");
+    assert!(
+        whole.contains("+ user \"U01999\""),
+        "the last change is there"
+    );
 }
 
 #[test]
