@@ -19,6 +19,10 @@ use serde_json::Value;
 fn signal(spawned: &Spawned, sig: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(spawned.pid() as i32).expect("a pid");
     rustix::process::kill_process(pid, sig).expect("send the signal");
+    // apply counts signals on a thread of its own: give it time to count
+    // this one before the test lets apply go on (a test that resumes a
+    // paused apply at once raced it on a loaded machine).
+    std::thread::sleep(Duration::from_millis(300));
 }
 
 fn last_outcome(work: &Work) -> String {

@@ -208,6 +208,10 @@ fn apply_and_stop_at_pause(
     let pid = rustix::process::Pid::from_raw(spawned.pid() as i32).expect("a pid");
     rustix::process::kill_process(pid, stop).expect("signal");
     if stop != rustix::process::Signal::KILL {
+        // apply counts signals on a thread of its own; give it time to
+        // count this one before apply goes on (resuming at once raced it
+        // on a loaded machine: the signal was seen one step later).
+        std::thread::sleep(std::time::Duration::from_millis(300));
         spawned.resume();
     }
     spawned.finish()
