@@ -280,18 +280,13 @@ pub(crate) fn decode(
     positions: &mut Positions,
     diags: &mut Vec<Diagnostic>,
 ) -> Doc {
-    let mut d = Decoder {
-        r: Reader::new(text, file),
+    decode_with(
+        Reader::new(text, file),
         files,
-        pos: positions,
+        positions,
         diags,
-        doc: Doc::default(),
-    };
-    if d.document().is_err() {
-        d.doc.incomplete = true;
-    }
-    d.doc.anchors = d.r.anchors_seen;
-    d.doc
+        Decoder::document,
+    )
 }
 
 /// Decodes a piece of a file that holds nothing but items of its top-level
@@ -304,6 +299,18 @@ pub(crate) fn decode_users_piece(
     positions: &mut Positions,
     diags: &mut Vec<Diagnostic>,
 ) -> Doc {
+    decode_with(reader, files, positions, diags, Decoder::users_piece)
+}
+
+/// Runs `read` over the events of `reader`; a reading that stopped early
+/// marks the document incomplete.
+fn decode_with<'a, 'f>(
+    reader: Reader<'a>,
+    files: &'f Files,
+    positions: &'f mut Positions,
+    diags: &'f mut Vec<Diagnostic>,
+    read: fn(&mut Decoder<'a, 'f>) -> R<()>,
+) -> Doc {
     let mut d = Decoder {
         r: reader,
         files,
@@ -311,7 +318,7 @@ pub(crate) fn decode_users_piece(
         diags,
         doc: Doc::default(),
     };
-    if d.users_piece().is_err() {
+    if read(&mut d).is_err() {
         d.doc.incomplete = true;
     }
     d.doc.anchors = d.r.anchors_seen;
