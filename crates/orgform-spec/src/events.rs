@@ -76,8 +76,10 @@ pub(crate) struct Reader<'a> {
     text_len: usize,
     depth: usize,
     last: Pos,
-    /// Added to every line the parser reports: a piece of a file parsed on
-    /// its own (see `split.rs`) starts at this line of the file.
+    /// Added to the line of every event: a piece of a file parsed on its
+    /// own (see `split.rs`) starts at this line of the file. A syntax
+    /// error's position is not moved: a piece with any problem is thrown
+    /// away and the whole file decoded again, so it is never shown.
     line_base: u32,
     /// An anchor or an alias was read: a piece of a file cannot be read on
     /// its own then (an alias may name an anchor in another piece, and the
