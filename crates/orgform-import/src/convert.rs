@@ -273,7 +273,7 @@ struct Prop {
 struct TableCols {
     only: Option<(usize, String)>,
     fields: Vec<FieldCols>,
-    phone: Option<(Src, Option<String>, Invalid)>,
+    phone: Option<(Src, Option<phone::National>, Invalid)>,
     kinds: Vec<Option<KindCols>>,
     admin_of: Option<usize>,
     interest_of: Option<usize>,
@@ -361,9 +361,6 @@ pub(crate) fn convert(
     m: &MappingFile,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Built> {
-    if !check_default_country(m, diags) {
-        return None;
-    }
     let mut c = Conv {
         tables,
         m,
@@ -387,24 +384,6 @@ pub(crate) fn convert(
     let groups = c.build_groups();
     c.resolve_pending_lists();
     Some(c.finish(groups))
-}
-
-/// A `defaultCountry` the phone table knows; `false` after an error.
-fn check_default_country(m: &MappingFile, diags: &mut Vec<Diagnostic>) -> bool {
-    if let Some(PhoneField::Long(p)) = &m.users.phone
-        && let Some(c) = &p.default_country
-        && !phone::is_known(c)
-    {
-        diags.push(
-            Diagnostic::error(
-                "invalidMapping",
-                format!("`defaultCountry: {c}` is not a country orgform knows the trunk prefix of"),
-            )
-            .with_hint(format!("use one of {}", phone::known_countries())),
-        );
-        return false;
-    }
-    true
 }
 
 impl Conv<'_> {
@@ -572,10 +551,10 @@ impl Conv<'_> {
             let (raw, col) = src.get(row);
             origin.fields.insert("phone".into(), rref(col));
             if !raw.is_empty() {
-                match phone::normalize(&raw, country.as_deref()) {
+                match phone::normalize(&raw, country.as_ref()) {
                     Ok(p) => user.phone = Some(p),
                     Err(problem) => {
-                        let why = match problem {
+                        let why = match &problem {
                             Problem::NotANumber => {
                                 "holds characters that are no part of a phone number".to_owned()
                             }
@@ -583,13 +562,27 @@ impl Conv<'_> {
                                 "is a national number and the mapping has no `defaultCountry`"
                                     .to_owned()
                             }
+                            Problem::NotValidFor(country) => {
+                                format!(
+                                    "is not a valid {country} number (the mapping's `defaultCountry`)"
+                                )
+                            }
                             Problem::Length(n) => format!(
                                 "has {n} digits with its country code; E.164 allows 8 to 15"
                             ),
                         };
                         let msg = format!("the phone `{raw}` {why}");
-                        let hint = "write it in international form (`+46 70 123 45 67`) in the HR system, \
-                                    or leave it blank; a mapping may set `defaultCountry` or `invalid: blank`";
+                        let hint = match problem {
+                            Problem::NotValidFor(_) => {
+                                "check the number in the HR system (a digit too many or too few, or a \
+                                 range the country does not use), write it in international form if it \
+                                 is of another country, or leave it blank; a mapping may set `invalid: blank`"
+                            }
+                            _ => {
+                                "write it in international form (`+46 70 123 45 67`) in the HR system, \
+                                 or leave it blank; a mapping may set `defaultCountry` or `invalid: blank`"
+                            }
+                        };
                         let d = match invalid {
                             Invalid::Error => Diagnostic::error("invalidPhone", msg)
                                 .with_api_error("validateThatPhoneNumberIsCorrect"),
@@ -1278,9 +1271,15 @@ fn resolve(
         Some(PhoneField::Short(c)) => r
             .col(c, "users.phone")
             .map(|c| (Src::Col(c), None, Invalid::Error)),
-        Some(PhoneField::Long(p)) => r
-            .col(&p.from, "users.phone.from")
-            .map(|c| (Src::Col(c), p.default_country.clone(), p.invalid)),
+        Some(PhoneField::Long(p)) => r.col(&p.from, "users.phone.from").map(|c| {
+            // An unknown country was refused when the mapping was parsed.
+            let country = p
+                .default_country
+                .as_deref()
+                .and_then(phone::region)
+                .and_then(|c| phone::National::new(&c));
+            (Src::Col(c), country, p.invalid)
+        }),
     };
     let mut kinds = Vec::new();
     for (k, g) in m.groups.iter().enumerate() {

@@ -48,6 +48,14 @@
 //! - The same employee exported twice with identical data (two overlapping
 //!   sources) is kept once, with a warning; with different data it is an
 //!   error at both rows.
+//! - Phones (`phone.rs`): an international number (`+` or `00`) is kept
+//!   when it has 8 to 15 digits, with no numbering plan consulted; a
+//!   national one is read as a number of the mapping's `defaultCountry`
+//!   (any region of libphonenumber's metadata, through the `phonenumber`
+//!   crate) and must be a valid number of that country: one that is not
+//!   (a digit short, an unused range) is an error at its cell that says
+//!   so, or left out with a warning under `invalid: blank`. An unknown
+//!   `defaultCountry` is an error in the mapping, at its line.
 //! - Two rows with one email or one phone are errors (the spec rules and
 //!   the API refuse them: `validateNoPhoneDuplicates`), located at both cells.
 //! - A group kind's `description` template sees the unit's `{name}` and
