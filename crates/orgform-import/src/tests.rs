@@ -70,6 +70,25 @@ fn the_example_export_gives_the_committed_spec_files() {
     assert_eq!(with_hand.org().users, alone.org().users);
 }
 
+/// The example's invented numbers are valid numbers of their countries
+/// (international ones are not checked by import, so this test does).
+#[test]
+fn the_example_phones_are_valid_numbers() {
+    let out =
+        run(&example_csv(), &example_mapping()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let phones: Vec<&str> = out.files[0]
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("    phone: \"")?.strip_suffix('"'))
+        .collect();
+    assert!(phones.len() > 30, "{phones:?}");
+    let invalid: Vec<&&str> = phones
+        .iter()
+        .filter(|p| !phonenumber::parse(None, p).is_ok_and(|n| phonenumber::is_valid(&n)))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:?}");
+}
+
 #[test]
 fn the_preset_reads_the_guides_columns() {
     let preset = Mapping::preset("alexis").expect("the alexis preset parses");
