@@ -36,15 +36,61 @@ impl CellRef {
 #[derive(Debug, Clone)]
 pub(crate) struct UserOrigin {
     pub row: CellRef,
-    /// Spec path (`email`, `accessInfo.memberOf`, `externalProperties.city`) -> cell.
-    pub fields: HashMap<String, CellRef>,
+    /// Spec path (`email`, `accessInfo.memberOf`) -> cell: a handful per
+    /// user, so a list (a map of owned paths per user was a good part of
+    /// the import's time and memory at 100k rows).
+    fields: Vec<(&'static str, CellRef)>,
+    /// `externalProperties` key (shared with the mapping's) -> cell.
+    props: Vec<(std::sync::Arc<str>, CellRef)>,
+}
+
+impl UserOrigin {
+    fn new(row: CellRef) -> UserOrigin {
+        UserOrigin {
+            row,
+            fields: Vec::new(),
+            props: Vec::new(),
+        }
+    }
+
+    /// Records the cell of the field at `path` (the last one wins).
+    fn set(&mut self, path: &'static str, cell: CellRef) {
+        match self.fields.iter_mut().find(|(p, _)| *p == path) {
+            Some(slot) => slot.1 = cell,
+            None => self.fields.push((path, cell)),
+        }
+    }
+
+    fn set_prop(&mut self, key: &std::sync::Arc<str>, cell: CellRef) {
+        match self.props.iter_mut().find(|(k, _)| **k == **key) {
+            Some(slot) => slot.1 = cell,
+            None => self.props.push((key.clone(), cell)),
+        }
+    }
+
+    /// The cell of the field at `path` (`email`, `accessInfo.memberOf`).
+    pub fn get(&self, path: &str) -> Option<CellRef> {
+        self.fields
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, c)| *c)
+    }
+
+    /// The cell of the external property `key`.
+    pub fn prop(&self, key: &str) -> Option<CellRef> {
+        self.props
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, c)| *c)
+    }
 }
 
 /// The result of converting the rows.
 #[derive(Debug)]
 pub(crate) struct Built {
     pub org: DesiredOrg,
-    pub users: HashMap<String, UserOrigin>,
+    /// Where each of `org.users` came from, in the same order.
+    pub users: Vec<UserOrigin>,
     /// Group externalId -> the first cell that named it.
     pub groups: HashMap<String, CellRef>,
     /// Fixed parents named by the mapping (expected in `externalGroups`).
@@ -264,7 +310,7 @@ struct FieldCols {
 }
 
 struct Prop {
-    key: String,
+    key: std::sync::Arc<str>,
     src: Src,
     map: ValueMap,
     required: bool,
@@ -324,6 +370,8 @@ struct Conv<'a> {
     exported_rows: usize,
     bad_rows: HashSet<(u32, u32)>,
     rows_seen: usize,
+    /// The current table's phones, by row ([`phones_of`]).
+    phones: Vec<Option<Result<String, Problem>>>,
     attributes: BTreeMap<String, AttributeDef>,
     id_column_in: Vec<Vec<bool>>,
 }
@@ -361,6 +409,19 @@ pub(crate) fn convert(
     m: &MappingFile,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Built> {
+    if let Some(PhoneField::Long(p)) = &m.users.phone
+        && let Some(country) = p.default_country.as_deref().and_then(phone::region)
+        && phone::National::new(&country).is_none()
+    {
+        diags.push(
+            Diagnostic::error(
+                "invalidMapping",
+                format!("libphonenumber has no numbering plan for `defaultCountry: {country}`"),
+            )
+            .with_hint("write national numbers of that country in international form (`+…`) and drop `defaultCountry`"),
+        );
+        return None;
+    }
     let mut c = Conv {
         tables,
         m,
@@ -373,6 +434,7 @@ pub(crate) fn convert(
         exported_rows: 0,
         bad_rows: HashSet::new(),
         rows_seen: 0,
+        phones: Vec::new(),
         attributes: attribute_defs(m),
         id_column_in: vec![Vec::new(); m.groups.len()],
     };
@@ -384,6 +446,34 @@ pub(crate) fn convert(
     let groups = c.build_groups();
     c.resolve_pending_lists();
     Some(c.finish(groups))
+}
+
+/// Every row's phone normalised (`None`: no phone column, or an empty
+/// cell), on two cores: a national number costs the crate's parser a few
+/// microseconds, a good part of the import of 100k rows on one core. Rows
+/// that `only` leaves out are normalised too, and never looked at.
+fn phones_of(table: &Table, cols: &TableCols) -> Vec<Option<Result<String, Problem>>> {
+    let Some((src, country, _)) = &cols.phone else {
+        return Vec::new();
+    };
+    let one = |cells: &Vec<Option<String>>| {
+        let (raw, _) = src.get(cells);
+        (!raw.is_empty()).then(|| phone::normalize(&raw, country.as_ref()))
+    };
+    let rows = &table.rows;
+    if rows.len() < 2048 {
+        return rows.iter().map(one).collect();
+    }
+    let (a, b) = rows.split_at(rows.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| b.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<_> = a.iter().map(one).collect();
+        match second.join() {
+            Ok(rest) => out.extend(rest),
+            Err(_) => out.extend(b.iter().map(one)),
+        }
+        out
+    })
 }
 
 impl Conv<'_> {
@@ -425,6 +515,7 @@ impl Conv<'_> {
             }
             return;
         }
+        self.phones = phones_of(table, &cols);
         for (ri, cells) in table.rows.iter().enumerate() {
             if cells.is_empty() {
                 continue;
@@ -454,10 +545,7 @@ impl Conv<'_> {
         }
         self.exported_rows += 1;
         let diags_before = self.diags.len();
-        let mut origin = UserOrigin {
-            row: r.cell(None),
-            fields: HashMap::new(),
-        };
+        let mut origin = UserOrigin::new(r.cell(None));
         let mut user = self.row_user(r, &mut origin);
         self.row_phone(r, &mut user, &mut origin);
         self.row_props(r, &mut user, &mut origin);
@@ -484,7 +572,7 @@ impl Conv<'_> {
         for f in &cols.fields {
             let (raw, col) = f.src.get(row);
             let v = f.map.apply(raw);
-            origin.fields.insert(f.path.to_owned(), rref(col));
+            origin.set(f.path, rref(col));
             if v.is_empty() {
                 if matches!(f.path, "externalId" | "firstName" | "lastName" | "email") {
                     diags.push(
@@ -516,7 +604,7 @@ impl Conv<'_> {
                 other => diags.push(
                     Diagnostic::error("invalidValue", format!("`active` is `{other}`, not `true` or `false`"))
                         .with_hint("map the HR values: active: {from: Status, map: {Active: \"true\"}, default: \"false\"}")
-                        .at(origin.fields.get("active").copied().unwrap_or(origin.row).place(tables)),
+                        .at(origin.get("active").unwrap_or(origin.row).place(tables)),
                 ),
             }
         }
@@ -531,12 +619,7 @@ impl Conv<'_> {
                     .with_hint(format!(
                         "map it: role: {{from: ..., map: {{{v}: User}}, default: User}}"
                     ))
-                    .at(origin
-                        .fields
-                        .get("role")
-                        .copied()
-                        .unwrap_or(origin.row)
-                        .place(tables)),
+                    .at(origin.get("role").unwrap_or(origin.row).place(tables)),
                 ),
             }
         }
@@ -549,9 +632,13 @@ impl Conv<'_> {
         let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
         if let Some((src, country, invalid)) = &cols.phone {
             let (raw, col) = src.get(row);
-            origin.fields.insert("phone".into(), rref(col));
+            origin.set("phone", rref(col));
             if !raw.is_empty() {
-                match phone::normalize(&raw, country.as_ref()) {
+                let normalized = match self.phones.get_mut(r.ri).and_then(Option::take) {
+                    Some(done) => done,
+                    None => phone::normalize(&raw, country.as_ref()),
+                };
+                match normalized {
                     Ok(p) => user.phone = Some(p),
                     Err(problem) => {
                         let why = match &problem {
@@ -606,8 +693,7 @@ impl Conv<'_> {
         for p in &cols.props {
             let (raw, col) = p.src.get(row);
             let v = p.map.apply(raw);
-            let path = format!("externalProperties.{}", p.key);
-            origin.fields.insert(path, rref(col));
+            origin.set_prop(&p.key, rref(col));
             if v.is_empty() {
                 if p.required && active {
                     diags.push(
@@ -622,7 +708,7 @@ impl Conv<'_> {
                 }
                 continue;
             }
-            if let Some(Some(allowed)) = attributes.get(&p.key).map(|a| a.values.as_ref())
+            if let Some(Some(allowed)) = attributes.get(&*p.key).map(|a| a.values.as_ref())
                 && !allowed.contains(&v)
             {
                 let list: Vec<&str> = allowed.iter().map(String::as_str).collect();
@@ -640,7 +726,7 @@ impl Conv<'_> {
                 );
                 continue;
             }
-            user.external_properties.insert(p.key.clone(), v);
+            user.external_properties.insert(p.key.to_string(), v);
         }
     }
 
@@ -801,9 +887,7 @@ impl Conv<'_> {
         let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
         let mut pending = Vec::new();
         if !m.groups.is_empty() {
-            origin
-                .fields
-                .insert("accessInfo.memberOf".into(), rref(None));
+            origin.set("accessInfo.memberOf", rref(None));
             user.access_info.member_of = Some(member_of);
         }
         for (field, list, col) in [
@@ -820,7 +904,7 @@ impl Conv<'_> {
             } else {
                 "accessInfo.interestOf"
             };
-            origin.fields.insert(path.to_owned(), rref(Some(c)));
+            origin.set(path, rref(Some(c)));
             let kind_ix = kind
                 .as_ref()
                 .and_then(|k| m.groups.iter().position(|g| &g.kind == k));
@@ -855,15 +939,9 @@ impl Conv<'_> {
                         .with_related(origins[first].row.loc(tables), "first exported here"),
                     );
                 } else {
-                    let here = origin
-                        .fields
-                        .get("externalId")
-                        .copied()
-                        .unwrap_or(origin.row);
+                    let here = origin.get("externalId").unwrap_or(origin.row);
                     let there = origins[first]
-                        .fields
                         .get("externalId")
-                        .copied()
                         .unwrap_or(origins[first].row);
                     diags.push(
                         Diagnostic::error(
@@ -1043,11 +1121,14 @@ impl Conv<'_> {
             self.attributes,
             self.bad_rows,
         );
-        let mut user_origin: HashMap<String, UserOrigin> = HashMap::with_capacity(users.len());
-        for (u, o) in users.iter().zip(origins) {
-            user_origin.insert(u.external_id.clone(), o);
-        }
-        users.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        // externalIds are unique here (a second row of one is dropped).
+        let mut pairs: Vec<(DesiredUser, UserOrigin)> = std::mem::take(&mut users)
+            .into_iter()
+            .zip(origins)
+            .collect();
+        pairs.sort_unstable_by(|a, b| a.0.external_id.cmp(&b.0.external_id));
+        let (sorted, user_origin): (Vec<DesiredUser>, Vec<UserOrigin>) = pairs.into_iter().unzip();
+        users = sorted;
         let org = DesiredOrg {
             attributes: (!attributes.is_empty()).then_some(attributes),
             groups: (!m.groups.is_empty()).then_some(out_groups),
@@ -1315,7 +1396,7 @@ fn resolve(
         let src = f.source().ok()?;
         if let Some(s) = r.src(src, &format!("externalProperties.{key}"), diags) {
             props.push(Prop {
-                key: key.clone(),
+                key: key.as_str().into(),
                 src: s,
                 map: ValueMap::of(f),
                 required: f.long().and_then(|l| l.required) == Some(Required::Active),
