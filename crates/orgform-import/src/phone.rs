@@ -19,6 +19,13 @@
 //!   `invalid: blank`, left out with a warning, and the message says it is
 //!   not a valid number of that country. The result must still be `+` and
 //!   8 to 15 digits.
+//!
+//! Cost: the crate loads its metadata once per process (about 0.2 s: it
+//! compiles every pattern), which `import` does on a thread while it reads
+//! the export, and only when the mapping has a `defaultCountry`; then a few
+//! microseconds per national number (its parser), which `import` spreads
+//! over two threads. [`National`] says why the crate's `is_valid` is not
+//! called as such.
 
 use phonenumber::metadata::DATABASE;
 
