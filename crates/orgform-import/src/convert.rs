@@ -36,15 +36,61 @@ impl CellRef {
 #[derive(Debug, Clone)]
 pub(crate) struct UserOrigin {
     pub row: CellRef,
-    /// Spec path (`email`, `accessInfo.memberOf`, `externalProperties.city`) -> cell.
-    pub fields: HashMap<String, CellRef>,
+    /// Spec path (`email`, `accessInfo.memberOf`) -> cell: a handful per
+    /// user, so a list (a map of owned paths per user was a good part of
+    /// the import's time and memory at 100k rows).
+    fields: Vec<(&'static str, CellRef)>,
+    /// `externalProperties` key (shared with the mapping's) -> cell.
+    props: Vec<(std::sync::Arc<str>, CellRef)>,
+}
+
+impl UserOrigin {
+    fn new(row: CellRef) -> UserOrigin {
+        UserOrigin {
+            row,
+            fields: Vec::new(),
+            props: Vec::new(),
+        }
+    }
+
+    /// Records the cell of the field at `path` (the last one wins).
+    fn set(&mut self, path: &'static str, cell: CellRef) {
+        match self.fields.iter_mut().find(|(p, _)| *p == path) {
+            Some(slot) => slot.1 = cell,
+            None => self.fields.push((path, cell)),
+        }
+    }
+
+    fn set_prop(&mut self, key: &std::sync::Arc<str>, cell: CellRef) {
+        match self.props.iter_mut().find(|(k, _)| **k == **key) {
+            Some(slot) => slot.1 = cell,
+            None => self.props.push((key.clone(), cell)),
+        }
+    }
+
+    /// The cell of the field at `path` (`email`, `accessInfo.memberOf`).
+    pub fn get(&self, path: &str) -> Option<CellRef> {
+        self.fields
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, c)| *c)
+    }
+
+    /// The cell of the external property `key`.
+    pub fn prop(&self, key: &str) -> Option<CellRef> {
+        self.props
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, c)| *c)
+    }
 }
 
 /// The result of converting the rows.
 #[derive(Debug)]
 pub(crate) struct Built {
     pub org: DesiredOrg,
-    pub users: HashMap<String, UserOrigin>,
+    /// Where each of `org.users` came from, in the same order.
+    pub users: Vec<UserOrigin>,
     /// Group externalId -> the first cell that named it.
     pub groups: HashMap<String, CellRef>,
     /// Fixed parents named by the mapping (expected in `externalGroups`).
@@ -264,7 +310,7 @@ struct FieldCols {
 }
 
 struct Prop {
-    key: String,
+    key: std::sync::Arc<str>,
     src: Src,
     map: ValueMap,
     required: bool,
@@ -273,7 +319,7 @@ struct Prop {
 struct TableCols {
     only: Option<(usize, String)>,
     fields: Vec<FieldCols>,
-    phone: Option<(Src, Option<String>, Invalid)>,
+    phone: Option<(Src, Option<phone::National>, Invalid)>,
     kinds: Vec<Option<KindCols>>,
     admin_of: Option<usize>,
     interest_of: Option<usize>,
@@ -324,6 +370,8 @@ struct Conv<'a> {
     exported_rows: usize,
     bad_rows: HashSet<(u32, u32)>,
     rows_seen: usize,
+    /// The current table's phones, by row ([`phones_of`]).
+    phones: Vec<Option<Result<String, Problem>>>,
     attributes: BTreeMap<String, AttributeDef>,
     id_column_in: Vec<Vec<bool>>,
 }
@@ -361,7 +409,17 @@ pub(crate) fn convert(
     m: &MappingFile,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Built> {
-    if !check_default_country(m, diags) {
+    if let Some(PhoneField::Long(p)) = &m.users.phone
+        && let Some(country) = p.default_country.as_deref().and_then(phone::region)
+        && phone::National::new(&country).is_none()
+    {
+        diags.push(
+            Diagnostic::error(
+                "invalidMapping",
+                format!("libphonenumber has no numbering plan for `defaultCountry: {country}`"),
+            )
+            .with_hint("write national numbers of that country in international form (`+…`) and drop `defaultCountry`"),
+        );
         return None;
     }
     let mut c = Conv {
@@ -376,6 +434,7 @@ pub(crate) fn convert(
         exported_rows: 0,
         bad_rows: HashSet::new(),
         rows_seen: 0,
+        phones: Vec::new(),
         attributes: attribute_defs(m),
         id_column_in: vec![Vec::new(); m.groups.len()],
     };
@@ -389,22 +448,32 @@ pub(crate) fn convert(
     Some(c.finish(groups))
 }
 
-/// A `defaultCountry` the phone table knows; `false` after an error.
-fn check_default_country(m: &MappingFile, diags: &mut Vec<Diagnostic>) -> bool {
-    if let Some(PhoneField::Long(p)) = &m.users.phone
-        && let Some(c) = &p.default_country
-        && !phone::is_known(c)
-    {
-        diags.push(
-            Diagnostic::error(
-                "invalidMapping",
-                format!("`defaultCountry: {c}` is not a country orgform knows the trunk prefix of"),
-            )
-            .with_hint(format!("use one of {}", phone::known_countries())),
-        );
-        return false;
+/// Every row's phone normalised (`None`: no phone column, or an empty
+/// cell), on two cores: a national number costs the crate's parser a few
+/// microseconds, a good part of the import of 100k rows on one core. Rows
+/// that `only` leaves out are normalised too, and never looked at.
+fn phones_of(table: &Table, cols: &TableCols) -> Vec<Option<Result<String, Problem>>> {
+    let Some((src, country, _)) = &cols.phone else {
+        return Vec::new();
+    };
+    let one = |cells: &Vec<Option<String>>| {
+        let (raw, _) = src.get(cells);
+        (!raw.is_empty()).then(|| phone::normalize(&raw, country.as_ref()))
+    };
+    let rows = &table.rows;
+    if rows.len() < 2048 {
+        return rows.iter().map(one).collect();
     }
-    true
+    let (a, b) = rows.split_at(rows.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| b.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<_> = a.iter().map(one).collect();
+        match second.join() {
+            Ok(rest) => out.extend(rest),
+            Err(_) => out.extend(b.iter().map(one)),
+        }
+        out
+    })
 }
 
 impl Conv<'_> {
@@ -446,6 +515,7 @@ impl Conv<'_> {
             }
             return;
         }
+        self.phones = phones_of(table, &cols);
         for (ri, cells) in table.rows.iter().enumerate() {
             if cells.is_empty() {
                 continue;
@@ -475,10 +545,7 @@ impl Conv<'_> {
         }
         self.exported_rows += 1;
         let diags_before = self.diags.len();
-        let mut origin = UserOrigin {
-            row: r.cell(None),
-            fields: HashMap::new(),
-        };
+        let mut origin = UserOrigin::new(r.cell(None));
         let mut user = self.row_user(r, &mut origin);
         self.row_phone(r, &mut user, &mut origin);
         self.row_props(r, &mut user, &mut origin);
@@ -505,7 +572,7 @@ impl Conv<'_> {
         for f in &cols.fields {
             let (raw, col) = f.src.get(row);
             let v = f.map.apply(raw);
-            origin.fields.insert(f.path.to_owned(), rref(col));
+            origin.set(f.path, rref(col));
             if v.is_empty() {
                 if matches!(f.path, "externalId" | "firstName" | "lastName" | "email") {
                     diags.push(
@@ -537,7 +604,7 @@ impl Conv<'_> {
                 other => diags.push(
                     Diagnostic::error("invalidValue", format!("`active` is `{other}`, not `true` or `false`"))
                         .with_hint("map the HR values: active: {from: Status, map: {Active: \"true\"}, default: \"false\"}")
-                        .at(origin.fields.get("active").copied().unwrap_or(origin.row).place(tables)),
+                        .at(origin.get("active").unwrap_or(origin.row).place(tables)),
                 ),
             }
         }
@@ -552,12 +619,7 @@ impl Conv<'_> {
                     .with_hint(format!(
                         "map it: role: {{from: ..., map: {{{v}: User}}, default: User}}"
                     ))
-                    .at(origin
-                        .fields
-                        .get("role")
-                        .copied()
-                        .unwrap_or(origin.row)
-                        .place(tables)),
+                    .at(origin.get("role").unwrap_or(origin.row).place(tables)),
                 ),
             }
         }
@@ -570,12 +632,16 @@ impl Conv<'_> {
         let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
         if let Some((src, country, invalid)) = &cols.phone {
             let (raw, col) = src.get(row);
-            origin.fields.insert("phone".into(), rref(col));
+            origin.set("phone", rref(col));
             if !raw.is_empty() {
-                match phone::normalize(&raw, country.as_deref()) {
+                let normalized = match self.phones.get_mut(r.ri).and_then(Option::take) {
+                    Some(done) => done,
+                    None => phone::normalize(&raw, country.as_ref()),
+                };
+                match normalized {
                     Ok(p) => user.phone = Some(p),
                     Err(problem) => {
-                        let why = match problem {
+                        let why = match &problem {
                             Problem::NotANumber => {
                                 "holds characters that are no part of a phone number".to_owned()
                             }
@@ -583,13 +649,27 @@ impl Conv<'_> {
                                 "is a national number and the mapping has no `defaultCountry`"
                                     .to_owned()
                             }
+                            Problem::NotValidFor(country) => {
+                                format!(
+                                    "is not a valid {country} number (the mapping's `defaultCountry`)"
+                                )
+                            }
                             Problem::Length(n) => format!(
                                 "has {n} digits with its country code; E.164 allows 8 to 15"
                             ),
                         };
                         let msg = format!("the phone `{raw}` {why}");
-                        let hint = "write it in international form (`+46 70 123 45 67`) in the HR system, \
-                                    or leave it blank; a mapping may set `defaultCountry` or `invalid: blank`";
+                        let hint = match problem {
+                            Problem::NotValidFor(_) => {
+                                "check the number in the HR system (a digit too many or too few, or a \
+                                 range the country does not use), write it in international form if it \
+                                 is of another country, or leave it blank; a mapping may set `invalid: blank`"
+                            }
+                            _ => {
+                                "write it in international form (`+46 70 123 45 67`) in the HR system, \
+                                 or leave it blank; a mapping may set `defaultCountry` or `invalid: blank`"
+                            }
+                        };
                         let d = match invalid {
                             Invalid::Error => Diagnostic::error("invalidPhone", msg)
                                 .with_api_error("validateThatPhoneNumberIsCorrect"),
@@ -613,8 +693,7 @@ impl Conv<'_> {
         for p in &cols.props {
             let (raw, col) = p.src.get(row);
             let v = p.map.apply(raw);
-            let path = format!("externalProperties.{}", p.key);
-            origin.fields.insert(path, rref(col));
+            origin.set_prop(&p.key, rref(col));
             if v.is_empty() {
                 if p.required && active {
                     diags.push(
@@ -629,7 +708,7 @@ impl Conv<'_> {
                 }
                 continue;
             }
-            if let Some(Some(allowed)) = attributes.get(&p.key).map(|a| a.values.as_ref())
+            if let Some(Some(allowed)) = attributes.get(&*p.key).map(|a| a.values.as_ref())
                 && !allowed.contains(&v)
             {
                 let list: Vec<&str> = allowed.iter().map(String::as_str).collect();
@@ -647,7 +726,7 @@ impl Conv<'_> {
                 );
                 continue;
             }
-            user.external_properties.insert(p.key.clone(), v);
+            user.external_properties.insert(p.key.to_string(), v);
         }
     }
 
@@ -808,9 +887,7 @@ impl Conv<'_> {
         let (row, cols, rref) = (r.cells, r.cols, |c| r.cell(c));
         let mut pending = Vec::new();
         if !m.groups.is_empty() {
-            origin
-                .fields
-                .insert("accessInfo.memberOf".into(), rref(None));
+            origin.set("accessInfo.memberOf", rref(None));
             user.access_info.member_of = Some(member_of);
         }
         for (field, list, col) in [
@@ -827,7 +904,7 @@ impl Conv<'_> {
             } else {
                 "accessInfo.interestOf"
             };
-            origin.fields.insert(path.to_owned(), rref(Some(c)));
+            origin.set(path, rref(Some(c)));
             let kind_ix = kind
                 .as_ref()
                 .and_then(|k| m.groups.iter().position(|g| &g.kind == k));
@@ -862,15 +939,9 @@ impl Conv<'_> {
                         .with_related(origins[first].row.loc(tables), "first exported here"),
                     );
                 } else {
-                    let here = origin
-                        .fields
-                        .get("externalId")
-                        .copied()
-                        .unwrap_or(origin.row);
+                    let here = origin.get("externalId").unwrap_or(origin.row);
                     let there = origins[first]
-                        .fields
                         .get("externalId")
-                        .copied()
                         .unwrap_or(origins[first].row);
                     diags.push(
                         Diagnostic::error(
@@ -1050,11 +1121,14 @@ impl Conv<'_> {
             self.attributes,
             self.bad_rows,
         );
-        let mut user_origin: HashMap<String, UserOrigin> = HashMap::with_capacity(users.len());
-        for (u, o) in users.iter().zip(origins) {
-            user_origin.insert(u.external_id.clone(), o);
-        }
-        users.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        // externalIds are unique here (a second row of one is dropped).
+        let mut pairs: Vec<(DesiredUser, UserOrigin)> = std::mem::take(&mut users)
+            .into_iter()
+            .zip(origins)
+            .collect();
+        pairs.sort_unstable_by(|a, b| a.0.external_id.cmp(&b.0.external_id));
+        let (sorted, user_origin): (Vec<DesiredUser>, Vec<UserOrigin>) = pairs.into_iter().unzip();
+        users = sorted;
         let org = DesiredOrg {
             attributes: (!attributes.is_empty()).then_some(attributes),
             groups: (!m.groups.is_empty()).then_some(out_groups),
@@ -1278,9 +1352,15 @@ fn resolve(
         Some(PhoneField::Short(c)) => r
             .col(c, "users.phone")
             .map(|c| (Src::Col(c), None, Invalid::Error)),
-        Some(PhoneField::Long(p)) => r
-            .col(&p.from, "users.phone.from")
-            .map(|c| (Src::Col(c), p.default_country.clone(), p.invalid)),
+        Some(PhoneField::Long(p)) => r.col(&p.from, "users.phone.from").map(|c| {
+            // An unknown country was refused when the mapping was parsed.
+            let country = p
+                .default_country
+                .as_deref()
+                .and_then(phone::region)
+                .and_then(|c| phone::National::new(&c));
+            (Src::Col(c), country, p.invalid)
+        }),
     };
     let mut kinds = Vec::new();
     for (k, g) in m.groups.iter().enumerate() {
@@ -1316,7 +1396,7 @@ fn resolve(
         let src = f.source().ok()?;
         if let Some(s) = r.src(src, &format!("externalProperties.{key}"), diags) {
             props.push(Prop {
-                key: key.clone(),
+                key: key.as_str().into(),
                 src: s,
                 map: ValueMap::of(f),
                 required: f.long().and_then(|l| l.required) == Some(Required::Active),

@@ -48,6 +48,14 @@
 //! - The same employee exported twice with identical data (two overlapping
 //!   sources) is kept once, with a warning; with different data it is an
 //!   error at both rows.
+//! - Phones (`phone.rs`): an international number (`+` or `00`) is kept
+//!   when it has 8 to 15 digits, with no numbering plan consulted; a
+//!   national one is read as a number of the mapping's `defaultCountry`
+//!   (any region of libphonenumber's metadata, through the `phonenumber`
+//!   crate) and must be a valid number of that country: one that is not
+//!   (a digit short, an unused range) is an error at its cell that says
+//!   so, or left out with a warning under `invalid: blank`. An unknown
+//!   `defaultCountry` is an error in the mapping, at its line.
 //! - Two rows with one email or one phone are errors (the spec rules and
 //!   the API refuse them: `validateNoPhoneDuplicates`), located at both cells.
 //! - A group kind's `description` template sees the unit's `{name}` and
@@ -158,11 +166,20 @@ pub struct Imported {
 pub fn import(sources: &[SourceInput], mapping: &Mapping) -> Result<Imported, Diagnostics> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut tables = Vec::with_capacity(sources.len());
-    for s in sources {
-        if let Some(t) = source::read(s, mapping.file.delimiter, &mut diags) {
-            tables.push(t);
+    std::thread::scope(|scope| {
+        // libphonenumber's metadata is loaded on first use (about 0.2 s):
+        // on another core while the sources are read.
+        if let Some(mapping::PhoneField::Long(p)) = &mapping.file.users.phone
+            && p.default_country.is_some()
+        {
+            scope.spawn(phone::load_metadata);
         }
-    }
+        for s in sources {
+            if let Some(t) = source::read(s, mapping.file.delimiter, &mut diags) {
+                tables.push(t);
+            }
+        }
+    });
     let labels: Vec<String> = sources
         .iter()
         .map(|s| s.path.display().to_string())
@@ -175,19 +192,31 @@ pub fn import(sources: &[SourceInput], mapping: &Mapping) -> Result<Imported, Di
     let Some(mut built) = built else {
         return Err(sorted(diags));
     };
-    let files = emit::emit(&built, &mapping.label, &labels);
     let users = built.org.users.as_ref().map_or(0, Vec::len);
     let groups = built.org.groups.as_ref().map_or(0, Vec::len);
-    // Validate like any spec; fixed parents are expected in a hand-written
-    // file's externalGroups. The org is moved, not copied: at 100k users a
-    // copy is a good part of the peak memory.
-    let mut org = std::mem::take(&mut built.org);
-    org.external_groups
+    // Validate like any spec (fixed parents are expected in a hand-written
+    // file's externalGroups, which the generated files do not hold), by
+    // reference, while another thread writes the files.
+    built
+        .org
+        .external_groups
         .extend(built.fixed_parents.iter().cloned());
-    match orgform_spec::validate_org(org) {
-        Ok(spec) => diags.extend(spec.warnings().iter().cloned()),
-        Err(unlocated) => diags.extend(located_validation(&files, &built, &tables, unlocated)),
+    let (files, checked) = std::thread::scope(|scope| {
+        let emitting = scope.spawn(|| emit::emit(&built, &mapping.label, &labels));
+        let checked = orgform_spec::check_org(&built.org);
+        (emitting.join(), checked)
+    });
+    let files = files.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    if checked.has_errors() {
+        diags.extend(located_validation(&files, &built, &tables, checked));
+    } else {
+        diags.extend(checked);
     }
+    // The rows and the org (two million strings at 100k rows) are freed on
+    // another thread: the caller writes the files meanwhile.
+    let big = (built, tables);
+    // Without a thread (spawn failed), they are freed here.
+    let _detached = std::thread::Builder::new().spawn(move || drop(big));
     if diags.iter().any(|d| d.severity.is_error()) {
         return Err(sorted(diags));
     }

@@ -195,8 +195,10 @@ pub enum PhoneField {
 pub struct PhoneLong {
     /// The column.
     pub from: String,
-    /// ISO 3166 alpha-2 country of national numbers (`070-123 45 67`);
-    /// omitted = a national number is an error.
+    /// ISO 3166-1 alpha-2 code (any case) of the country of national
+    /// numbers (`070-123 45 67`), any region libphonenumber knows; such a
+    /// number must be valid for that country. Omitted = a national number
+    /// is an error.
     #[serde(default)]
     pub default_country: Option<String>,
     /// What a number that cannot be made E.164 does: `error` (default) or
@@ -389,6 +391,9 @@ fn parse_with_label(path: &Path, text: &str, label: String) -> Result<Mapping, D
     }
     check_groups(&file, &mut problem);
     check_fields(&file, &mut problem);
+    if let Some(d) = check_default_country(&file, path, text) {
+        ds.push(d);
+    }
     if ds.has_errors() {
         return Err(ds);
     }
@@ -516,6 +521,57 @@ fn check_fields(file: &MappingFile, problem: &mut impl FnMut(String, &str)) {
             );
         }
     }
+}
+
+/// A `defaultCountry` libphonenumber's metadata has no region for: an
+/// error at the line that names it (the file's start when no line does).
+fn check_default_country(file: &MappingFile, path: &Path, text: &str) -> Option<Diagnostic> {
+    let Some(PhoneField::Long(p)) = &file.users.phone else {
+        return None;
+    };
+    let c = p.default_country.as_deref()?;
+    if crate::phone::region(c).is_some() {
+        return None;
+    }
+    let d = Diagnostic::error(
+        "invalidMapping",
+        format!("`defaultCountry: {c}` is not a country whose phone numbers orgform knows"),
+    )
+    .with_hint(
+        "write the country's ISO 3166-1 alpha-2 code, as in `defaultCountry: SE` (Sweden), `DE`, `US`: \
+         the two-letter codes of the ISO 3166 Online Browsing Platform (www.iso.org/obp) or of a \
+         country's top-level domain (`UK` is `GB`)",
+    );
+    let found = text.lines().enumerate().find_map(|(i, l)| {
+        let k = l.find("defaultCountry")?;
+        let v = l[k..].find(c.trim()).map_or(k, |j| k + j);
+        Some((i, l, v))
+    });
+    Some(match found {
+        Some((i, line, at)) => {
+            let column = line[..at].chars().count() + 1;
+            let len = if at == line.find("defaultCountry").unwrap_or(usize::MAX) {
+                "defaultCountry".len()
+            } else {
+                c.trim().chars().count()
+            };
+            let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            d.with_source_line(
+                Location {
+                    file: path.to_owned(),
+                    line: to_u32(i + 1),
+                    column: to_u32(column),
+                },
+                line,
+                to_u32(len.max(1)),
+            )
+        }
+        None => d.with_location(Location {
+            file: path.to_owned(),
+            line: 1,
+            column: 1,
+        }),
+    })
 }
 
 /// serde_yaml appends " at line L column C"; the location is shown apart.

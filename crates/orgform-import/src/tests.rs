@@ -70,6 +70,25 @@ fn the_example_export_gives_the_committed_spec_files() {
     assert_eq!(with_hand.org().users, alone.org().users);
 }
 
+/// The example's invented numbers are valid numbers of their countries
+/// (international ones are not checked by import, so this test does).
+#[test]
+fn the_example_phones_are_valid_numbers() {
+    let out =
+        run(&example_csv(), &example_mapping()).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let phones: Vec<&str> = out.files[0]
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("    phone: \"")?.strip_suffix('"'))
+        .collect();
+    assert!(phones.len() > 30, "{phones:?}");
+    let invalid: Vec<&&str> = phones
+        .iter()
+        .filter(|p| !phonenumber::parse(None, p).is_ok_and(|n| phonenumber::is_valid(&n)))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:?}");
+}
+
 #[test]
 fn the_preset_reads_the_guides_columns() {
     let preset = Mapping::preset("alexis").expect("the alexis preset parses");
@@ -179,12 +198,16 @@ fn row(id: &str, email: &str, phone: &str) -> String {
 
 /// Imports `csv` with the preset and returns the errors as `code@line:column`.
 fn errors(bytes: &[u8]) -> Vec<String> {
+    errors_with(bytes, &Mapping::preset("alexis").expect("preset"))
+}
+
+/// [`errors`] with `mapping`.
+fn errors_with(bytes: &[u8], mapping: &Mapping) -> Vec<String> {
     let sources = [SourceInput {
         path: "bad.csv".into(),
         bytes: bytes.to_vec(),
     }];
-    let preset = Mapping::preset("alexis").expect("preset");
-    match import(&sources, &preset) {
+    match import(&sources, mapping) {
         Ok(_) => Vec::new(),
         Err(d) => d
             .iter()
@@ -220,6 +243,17 @@ fn a_catalogue_of_bad_exports_each_gives_a_located_error() {
         row("E1", "ada@example.com", "070-174 06 11")
     );
     assert_eq!(errors(bad_phone.as_bytes()), ["invalidPhone@2:33"]);
+    // With `defaultCountry: SE` that number is Swedish; one digit short is
+    // no Swedish number.
+    assert_eq!(
+        errors_with(bad_phone.as_bytes(), &example_mapping()),
+        Vec::<String>::new()
+    );
+    let short_se = bad_phone.replace("070-174 06 11", "070-174 06 1");
+    assert_eq!(
+        errors_with(short_se.as_bytes(), &example_mapping()),
+        ["invalidPhone@2:33"]
+    );
 
     let dup_email = format!(
         "{HEADER}\n{}\n{}\n",
@@ -382,17 +416,18 @@ fn the_output_is_fmt_clean_and_tricky_values_stay_strings() {
 /// line with the cell underlined, as spec diagnostics do.
 #[test]
 fn bad_export_diagnostics_show_the_cell_line() {
-    let drawn = |name: &str, bytes: &[u8]| -> String {
+    let preset = Mapping::preset("alexis").expect("preset");
+    let drawn_with = |name: &str, bytes: &[u8], mapping: &Mapping| -> String {
         let sources = [SourceInput {
             path: name.into(),
             bytes: bytes.to_vec(),
         }];
-        let preset = Mapping::preset("alexis").expect("preset");
-        match import(&sources, &preset) {
+        match import(&sources, mapping) {
             Ok(_) => panic!("{name}: no error"),
             Err(d) => d.render(false),
         }
     };
+    let drawn = |name: &str, bytes: &[u8]| drawn_with(name, bytes, &preset);
     let ok_row = row("E1", "ada@example.com", "+46 70 174 06 11");
     let mut latin1 = format!("{HEADER}\n").into_bytes();
     latin1.extend_from_slice(b"E1,Ad\xe9le,Lovelace,ada@example.com");
@@ -458,6 +493,14 @@ fn bad_export_diagnostics_show_the_cell_line() {
         "==== JSON, national phone\n{}\n",
         drawn("bad.json", json.as_bytes())
     ));
+    let short_se = format!(
+        "{HEADER}\n{}\n",
+        row("E1", "ada@example.com", "070-174 06 1")
+    );
+    out.push_str(&format!(
+        "==== national phone, not a valid number of the defaultCountry (SE)\n{}\n",
+        drawn_with("bad.csv", short_se.as_bytes(), &example_mapping())
+    ));
     assert!(out.contains("^^^^^^^"), "a JSON string is underlined whole");
     snapshot("bad_export_diagnostics", &out);
 }
@@ -494,5 +537,107 @@ fn admin_of_by_unit_name_resolves_to_the_units_ids() {
     assert_eq!(
         d.location.as_ref().map(|l| (l.line, l.column)),
         Some((2, 39))
+    );
+}
+
+// ------------------------------------------------------------ phones
+
+/// `defaultCountry` is any region libphonenumber knows, in any case; an
+/// unknown one is a mapping error at its line that says how to find the
+/// codes.
+#[test]
+fn default_country_is_checked_when_the_mapping_is_read() {
+    let mapping = |country: &str| {
+        format!(
+            "version: 1\nusers:\n  externalId: Employee ID\n  firstName: First name\n  lastName: Last name\n  \
+             email: Work email\n  phone: {{from: Work phone, defaultCountry: {country}}}\n"
+        )
+    };
+    for ok in ["SE", "se", "BR", "PH"] {
+        Mapping::parse(Path::new("m.yaml"), &mapping(ok))
+            .unwrap_or_else(|d| panic!("{ok}: {}", d.render(false)));
+    }
+    for bad in ["XX", "Sweden", "UK"] {
+        let err = Mapping::parse(Path::new("m.yaml"), &mapping(bad)).expect_err(bad);
+        let d = err.iter().next().expect("one");
+        assert_eq!(d.code, "invalidMapping");
+        assert_eq!(
+            d.location.as_ref().map(|l| (l.line, l.column)),
+            Some((7, 45)),
+            "{bad}"
+        );
+        assert!(
+            d.message.contains(&format!("`defaultCountry: {bad}`")),
+            "{}",
+            d.message
+        );
+        assert!(
+            d.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("ISO 3166-1 alpha-2"))
+        );
+    }
+}
+
+/// National numbers of the default country become E.164; one that is no
+/// number of that country is an error at its cell, or left out with a
+/// warning under `invalid: blank`; international numbers are kept by the
+/// spec's rule alone.
+#[test]
+fn national_numbers_are_read_as_the_default_countrys() {
+    let mapping = |invalid: &str| {
+        Mapping::parse(
+            Path::new("m.yaml"),
+            &format!(
+                "version: 1\nusers:\n  externalId: Employee ID\n  firstName: First name\n  lastName: Last name\n  \
+                 email: Work email\n  phone: {{from: Work phone, defaultCountry: de, invalid: {invalid}}}\n"
+            ),
+        )
+        .unwrap_or_else(|d| panic!("{}", d.render(false)))
+    };
+    let header = "Employee ID,First name,Last name,Work email,Work phone\n";
+    let csv = format!(
+        "{header}E1,Ada,Lovelace,ada@example.com,030 123456\n\
+         E2,Bob,Marley,bob@example.com,+46 1234567\n\
+         E3,Cy,Young,cy@example.com,0151 2345 6789\n"
+    );
+    let out = run(&csv, &mapping("error")).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let users = &out.files[0].text;
+    for phone in ["+4930123456", "+461234567", "+4915123456789"] {
+        assert!(
+            users.contains(&format!("phone: \"{phone}\"\n")),
+            "{phone} in {users}"
+        );
+    }
+    let bad = format!("{header}E1,Ada,Lovelace,ada@example.com,0151 2345\n");
+    let err = run(&bad, &mapping("error")).expect_err("not a German number");
+    let d = err
+        .iter()
+        .find(|d| d.code == "invalidPhone")
+        .expect("invalidPhone");
+    assert!(
+        d.message.contains("is not a valid DE number"),
+        "{}",
+        d.message
+    );
+    assert_eq!(
+        d.location.as_ref().map(|l| (l.line, l.column)),
+        Some((2, 33))
+    );
+    let blank = run(&bad, &mapping("blank")).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    assert!(
+        !blank.files[0].text.contains("phone:"),
+        "{}",
+        blank.files[0].text
+    );
+    let w = blank
+        .warnings
+        .iter()
+        .find(|d| d.code == "phoneLeftBlank")
+        .expect("phoneLeftBlank");
+    assert!(
+        w.message.contains("is not a valid DE number"),
+        "{}",
+        w.message
     );
 }

@@ -160,6 +160,14 @@ pub fn validate_org(org: DesiredOrg) -> Result<ValidatedSpec, Diagnostics> {
     ))
 }
 
+/// The rules of [`validate_org`] on an org that is only checked, not kept:
+/// every diagnostic (errors and warnings, without location). `orgform
+/// import` checks the org it writes by reference while another thread
+/// writes its files.
+pub fn check_org(org: &DesiredOrg) -> Diagnostics {
+    Diagnostics::from_sorted(rules::check(org, None))
+}
+
 /// Normalises, sorts and digests a valid org.
 pub(crate) fn finish(
     mut org: DesiredOrg,
