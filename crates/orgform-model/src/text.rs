@@ -23,6 +23,10 @@ use std::fmt::Write as _;
 /// Whether `c` is a control character, a Unicode format character
 /// (category Cf) or a line/paragraph separator.
 pub fn dangerous(c: char) -> bool {
+    if c.is_ascii() {
+        // The only dangerous ASCII characters are the C0 controls and DEL.
+        return c < ' ' || c == '\x7f';
+    }
     c.is_control() || is_format(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
@@ -58,35 +62,80 @@ fn is_format(c: char) -> bool {
 /// character shown as `\u{…}`.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if dangerous(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_quoted(&mut out, s);
     out
 }
 
 /// Free text with every [`dangerous`] character shown as `\u{…}`.
 pub fn clean(s: &str) -> String {
-    if !s.chars().any(dangerous) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if dangerous(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    let mut out = String::with_capacity(s.len());
+    push_clean(&mut out, s);
+    out
+}
+
+/// [`quote`], appended to `out` (no allocation of its own: for renderers
+/// that draw many values into one buffer).
+pub fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    push_escaped(out, s, Escape::Quoted);
+    out.push('"');
+}
+
+/// [`clean`], appended to `out`.
+pub fn push_clean(out: &mut String, s: &str) {
+    push_escaped(out, s, Escape::Free);
+}
+
+/// What [`push_escaped`] escapes besides the [`dangerous`] characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    /// `"` and `\` too (a value in double quotes).
+    Quoted,
+    /// Nothing else (free text).
+    Free,
+}
+
+/// Appends `s` to `out`, escaped. Runs of characters that need nothing
+/// (the whole string, almost always) are copied as they are; a byte scan
+/// finds them, and only a non-ASCII character is decoded and looked up.
+fn push_escaped(out: &mut String, s: &str, escape: Escape) {
+    let bytes = s.as_bytes();
+    let mut run = 0; // the start of the run not yet copied
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            let quoted = escape == Escape::Quoted && (b == b'"' || b == b'\\');
+            if b < b' ' || b == 0x7f || quoted {
+                out.push_str(&s[run..i]);
+                if quoted {
+                    out.push('\\');
+                    out.push(char::from(b));
+                } else {
+                    push_code(out, char::from(b));
+                }
+                run = i + 1;
+            }
+            i += 1;
         } else {
-            out.push(c);
+            // `i` is always at a character boundary.
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            let next = i + c.len_utf8();
+            if dangerous(c) {
+                out.push_str(&s[run..i]);
+                push_code(out, c);
+                run = next;
+            }
+            i = next;
         }
     }
-    out
+    out.push_str(&s[run..]);
+}
+
+/// `c` as `\u{…}` (lowercase hexadecimal).
+fn push_code(out: &mut String, c: char) {
+    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
 }
 
 /// Free text with every [`dangerous`] character removed (not shown): for
@@ -132,5 +181,73 @@ mod tests {
             assert_eq!(quote(s), format!("\"{s}\""));
         }
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    /// The escaping of every character on its own, as [`quote`] and
+    /// [`clean`] are specified (the fast path must give the same bytes).
+    fn one_by_one(s: &str, quoted: bool) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '"' | '\\' if quoted => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if dangerous(c) => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_bytes_of_escaping_one_by_one() {
+        // Every string of up to three of these, at the start, middle and end.
+        let alphabet = [
+            "a",
+            "Z",
+            " ",
+            "\"",
+            "\\",
+            "\u{1b}",
+            "\u{7f}",
+            "\n",
+            "ë",
+            "日",
+            "\u{9b}",
+            "\u{202e}",
+            "\u{e0041}",
+            "🙂",
+            "\u{a0}",
+        ];
+        let mut strings = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = strings
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |a| format!("{s}{a}")))
+                .collect();
+            strings.extend(longer);
+        }
+        strings.sort();
+        strings.dedup();
+        assert!(strings.len() > 3000);
+        for s in &strings {
+            assert_eq!(quote(s), format!("\"{}\"", one_by_one(s, true)), "{s:?}");
+            assert_eq!(clean(s), one_by_one(s, false), "{s:?}");
+            let mut out = String::from("kept ");
+            push_quoted(&mut out, s);
+            push_clean(&mut out, s);
+            assert_eq!(out, format!("kept {}{}", quote(s), clean(s)));
+        }
+    }
+
+    #[test]
+    fn ascii_is_dangerous_only_below_space_and_at_del() {
+        for b in 0u8..=0x7f {
+            let c = char::from(b);
+            assert_eq!(dangerous(c), c.is_control(), "{b:#x}");
+        }
     }
 }
