@@ -77,47 +77,61 @@ pub fn clean(s: &str) -> String {
 /// that draw many values into one buffer).
 pub fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
-    push_escaped(out, s, Escape::Quoted);
+    push_escaped(out, s, &QUOTED_STOPS);
     out.push('"');
 }
 
 /// [`clean`], appended to `out`.
 pub fn push_clean(out: &mut String, s: &str) {
-    push_escaped(out, s, Escape::Free);
+    push_escaped(out, s, &FREE_STOPS);
 }
 
-/// What [`push_escaped`] escapes besides the [`dangerous`] characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Escape {
-    /// `"` and `\` too (a value in double quotes).
-    Quoted,
-    /// Nothing else (free text).
-    Free,
+/// The bytes that end a run [`push_escaped`] copies as it is: the C0
+/// controls, DEL, every byte of a non-ASCII character (decoded and looked
+/// up) and, in a quoted string, `"` and `\`.
+const fn stops(quoted: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b >= 0x7f || (quoted && (b == 0x22 || b == 0x5c));
+        b += 1;
+    }
+    table
 }
+
+static QUOTED_STOPS: [bool; 256] = stops(true);
+static FREE_STOPS: [bool; 256] = stops(false);
 
 /// Appends `s` to `out`, escaped. Runs of characters that need nothing
-/// (the whole string, almost always) are copied as they are; a byte scan
-/// finds them, and only a non-ASCII character is decoded and looked up.
-fn push_escaped(out: &mut String, s: &str, escape: Escape) {
+/// (the whole string, almost always) are found by a byte scan and copied
+/// as they are; only a non-ASCII character is decoded and looked up.
+fn push_escaped(out: &mut String, s: &str, stops: &[bool; 256]) {
     let bytes = s.as_bytes();
     let mut run = 0; // the start of the run not yet copied
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    loop {
+        let rest = bytes.get(i..).unwrap_or_default();
+        i += rest
+            .iter()
+            .position(|&b| stops[usize::from(b)])
+            .unwrap_or(rest.len());
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         if b.is_ascii() {
-            let quoted = escape == Escape::Quoted && (b == b'"' || b == b'\\');
-            if b < b' ' || b == 0x7f || quoted {
-                out.push_str(&s[run..i]);
-                if quoted {
-                    out.push('\\');
-                    out.push(char::from(b));
-                } else {
-                    push_code(out, char::from(b));
-                }
-                run = i + 1;
+            // A control, DEL, or (quoted) `"` or `\`.
+            out.push_str(&s[run..i]);
+            if b == b'"' || b == b'\\' {
+                out.push('\\');
+                out.push(char::from(b));
+            } else {
+                push_code(out, char::from(b));
             }
             i += 1;
+            run = i;
         } else {
-            // `i` is always at a character boundary.
+            // `i` is at a character boundary: runs end only before a
+            // non-ASCII character's first byte.
             let Some(c) = s[i..].chars().next() else {
                 break;
             };

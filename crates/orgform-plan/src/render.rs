@@ -270,23 +270,30 @@ fn write_change(out: &mut String, p: &Painter, change: &Change) {
     }
 }
 
-/// A field's path as two pieces (`externalProperties.` and the key, or
-/// the whole path and nothing): no path is put together in a new string.
-type Path<'a> = (&'a str, &'a str);
+/// A field's path as two pieces: a fixed name drawn as it is (`email`,
+/// `externalProperties.`) and a part from the data, escaped (an
+/// attribute's key; an update's whole path): no path is put together in a
+/// new string.
+type Path<'a> = (&'static str, &'a str);
 
-/// A field line up to its value: `      + path   = `, the path (escaped)
-/// padded to `width` characters; `width` counts the longest path's bytes,
-/// as the lines have always been aligned.
+/// Spaces to pad a field's path with, in pieces of up to this many.
+const SPACES: &str = "                                ";
+
+/// A field line up to its value: `      + path   = `, the path padded to
+/// `width` characters; `width` counts the longest path's bytes (before
+/// escaping), as the lines have always been aligned.
 fn push_path(out: &mut String, mark: &str, path: Path<'_>, width: usize) {
     out.push_str("      ");
     out.push_str(mark);
     out.push(' ');
+    out.push_str(path.0);
     let start = out.len();
-    push_clean(out, path.0);
     push_clean(out, path.1);
-    let shown = out[start..].chars().count();
-    for _ in shown..width {
-        out.push(' ');
+    let mut pad = width.saturating_sub(path.0.len() + out[start..].chars().count());
+    while pad > 0 {
+        let n = pad.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        pad -= n;
     }
     out.push_str(" = ");
 }
@@ -296,7 +303,7 @@ fn push_path(out: &mut String, mark: &str, path: Path<'_>, width: usize) {
 fn write_updates(out: &mut String, mark: &str, fields: &[crate::doc::FieldChange]) {
     let width = fields.iter().map(|f| f.path.len()).max().unwrap_or(0);
     for f in fields {
-        push_path(out, mark, (&f.path, ""), width);
+        push_path(out, mark, ("", &f.path), width);
         push_shown(out, f.before.as_ref());
         out.push_str(" -> ");
         push_shown(out, f.after.as_ref());
