@@ -23,6 +23,10 @@ use std::fmt::Write as _;
 /// Whether `c` is a control character, a Unicode format character
 /// (category Cf) or a line/paragraph separator.
 pub fn dangerous(c: char) -> bool {
+    if c.is_ascii() {
+        // The only dangerous ASCII characters are the C0 controls and DEL.
+        return c < ' ' || c == '\x7f';
+    }
     c.is_control() || is_format(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
@@ -58,35 +62,94 @@ fn is_format(c: char) -> bool {
 /// character shown as `\u{…}`.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if dangerous(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_quoted(&mut out, s);
     out
 }
 
 /// Free text with every [`dangerous`] character shown as `\u{…}`.
 pub fn clean(s: &str) -> String {
-    if !s.chars().any(dangerous) {
-        return s.to_owned();
+    let mut out = String::with_capacity(s.len());
+    push_clean(&mut out, s);
+    out
+}
+
+/// [`quote`], appended to `out` (no allocation of its own: for renderers
+/// that draw many values into one buffer).
+pub fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    push_escaped(out, s, &QUOTED_STOPS);
+    out.push('"');
+}
+
+/// [`clean`], appended to `out`.
+pub fn push_clean(out: &mut String, s: &str) {
+    push_escaped(out, s, &FREE_STOPS);
+}
+
+/// The bytes that end a run [`push_escaped`] copies as it is: the C0
+/// controls, DEL, every byte of a non-ASCII character (decoded and looked
+/// up) and, in a quoted string, `"` and `\`.
+const fn stops(quoted: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b >= 0x7f || (quoted && (b == 0x22 || b == 0x5c));
+        b += 1;
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if dangerous(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    table
+}
+
+static QUOTED_STOPS: [bool; 256] = stops(true);
+static FREE_STOPS: [bool; 256] = stops(false);
+
+/// Appends `s` to `out`, escaped. Runs of characters that need nothing
+/// (the whole string, almost always) are found by a byte scan and copied
+/// as they are; only a non-ASCII character is decoded and looked up.
+fn push_escaped(out: &mut String, s: &str, stops: &[bool; 256]) {
+    let bytes = s.as_bytes();
+    let mut run = 0; // the start of the run not yet copied
+    let mut i = 0;
+    loop {
+        let rest = bytes.get(i..).unwrap_or_default();
+        i += rest
+            .iter()
+            .position(|&b| stops[usize::from(b)])
+            .unwrap_or(rest.len());
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
+        if b.is_ascii() {
+            // A control, DEL, or (quoted) `"` or `\`.
+            out.push_str(&s[run..i]);
+            if b == b'"' || b == b'\\' {
+                out.push('\\');
+                out.push(char::from(b));
+            } else {
+                push_code(out, char::from(b));
+            }
+            i += 1;
+            run = i;
         } else {
-            out.push(c);
+            // `i` is at a character boundary: runs end only before a
+            // non-ASCII character's first byte.
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            let next = i + c.len_utf8();
+            if dangerous(c) {
+                out.push_str(&s[run..i]);
+                push_code(out, c);
+                run = next;
+            }
+            i = next;
         }
     }
-    out
+    out.push_str(&s[run..]);
+}
+
+/// `c` as `\u{…}` (lowercase hexadecimal).
+fn push_code(out: &mut String, c: char) {
+    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
 }
 
 /// Free text with every [`dangerous`] character removed (not shown): for
@@ -132,5 +195,73 @@ mod tests {
             assert_eq!(quote(s), format!("\"{s}\""));
         }
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    /// The escaping of every character on its own, as [`quote`] and
+    /// [`clean`] are specified (the fast path must give the same bytes).
+    fn one_by_one(s: &str, quoted: bool) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '"' | '\\' if quoted => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if dangerous(c) => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_bytes_of_escaping_one_by_one() {
+        // Every string of up to three of these, at the start, middle and end.
+        let alphabet = [
+            "a",
+            "Z",
+            " ",
+            "\"",
+            "\\",
+            "\u{1b}",
+            "\u{7f}",
+            "\n",
+            "ë",
+            "日",
+            "\u{9b}",
+            "\u{202e}",
+            "\u{e0041}",
+            "🙂",
+            "\u{a0}",
+        ];
+        let mut strings = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = strings
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |a| format!("{s}{a}")))
+                .collect();
+            strings.extend(longer);
+        }
+        strings.sort();
+        strings.dedup();
+        assert!(strings.len() > 3000);
+        for s in &strings {
+            assert_eq!(quote(s), format!("\"{}\"", one_by_one(s, true)), "{s:?}");
+            assert_eq!(clean(s), one_by_one(s, false), "{s:?}");
+            let mut out = String::from("kept ");
+            push_quoted(&mut out, s);
+            push_clean(&mut out, s);
+            assert_eq!(out, format!("kept {}{}", quote(s), clean(s)));
+        }
+    }
+
+    #[test]
+    fn ascii_is_dangerous_only_below_space_and_at_del() {
+        for b in 0u8..=0x7f {
+            let c = char::from(b);
+            assert_eq!(dangerous(c), c.is_control(), "{b:#x}");
+        }
     }
 }

@@ -12,8 +12,10 @@
 //! of the data (`\u{1b}`), so a name in a spec can neither colour nor
 //! reorder the reviewer's terminal.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use orgform_model::text::{push_clean, push_quoted};
 use orgform_model::{AccessList, EffGroup, EffUser, Kind, palette};
 use serde_json::Value;
 
@@ -49,16 +51,31 @@ pub fn json_doc(doc: &PlanDoc) -> String {
 
 struct Painter {
     color: bool,
+    /// Each action's symbol (`+`, `~`, `-`) in its colour, painted once:
+    /// it starts every line of a change.
+    marks: [String; 3],
 }
 
 impl Painter {
-    fn action(&self, action: Action, text: &str) -> String {
-        let style = match action {
-            Action::Create => palette::ADDED,
-            Action::Update => palette::CHANGED,
-            Action::Delete => palette::REMOVED,
-        };
-        palette::paint(self.color, style, text)
+    fn new(color: bool) -> Self {
+        let marks = [Action::Create, Action::Update, Action::Delete].map(|action| {
+            let style = match action {
+                Action::Create => palette::ADDED,
+                Action::Update => palette::CHANGED,
+                Action::Delete => palette::REMOVED,
+            };
+            palette::paint(color, style, action.symbol().encode_utf8(&mut [0; 4]))
+        });
+        Painter { color, marks }
+    }
+
+    fn mark(&self, action: Action) -> &str {
+        let [create, update, delete] = &self.marks;
+        match action {
+            Action::Create => create,
+            Action::Update => update,
+            Action::Delete => delete,
+        }
     }
 }
 
@@ -86,10 +103,10 @@ pub fn text_doc(doc: &PlanDoc, options: &TextOptions) -> String {
 /// in parts of about [`PART`] bytes as it is drawn: the text of a
 /// 100k-user plan (70 MB when every user is created) is never held whole.
 pub fn text_doc_to(doc: &PlanDoc, options: &TextOptions, sink: &mut dyn FnMut(&str)) {
-    let p = Painter {
-        color: options.color,
-    };
-    let mut out = String::new();
+    let p = Painter::new(options.color);
+    // Room for a part and the change that takes it past [`PART`]: the
+    // buffer is allocated once.
+    let mut out = String::with_capacity(2 * PART);
     if doc.blocked {
         let n = doc.blocked_reasons.len();
         let _ = writeln!(
@@ -226,140 +243,209 @@ fn counts(k: &crate::doc::KindSummary) -> String {
     )
 }
 
+/// One change: its heading line and a line per field. Drawn straight into
+/// `out` (an empty-state plan draws every field of every record: no
+/// temporary string per field).
 fn write_change(out: &mut String, p: &Painter, change: &Change) {
-    let symbol = change.action.symbol().to_string();
-    let _ = writeln!(
-        out,
-        "  {} {} {} ({}){}",
-        p.action(change.action, &symbol),
-        change.kind,
-        quote(&change.external_id),
-        clean(&change.label),
-        match change.action {
-            Action::Create => " will be created",
-            Action::Update if change.deactivates() => " will be DEACTIVATED",
-            Action::Update => " will be updated",
-            Action::Delete => " will be DELETED",
-        }
-    );
-    let rows: Vec<(String, String)> = match change.action {
-        Action::Update => change
-            .fields
-            .iter()
-            .map(|f| {
-                let mut value = format!(
-                    "{} -> {}",
-                    show_value(f.before.as_ref()),
-                    show_value(f.after.as_ref())
-                );
-                if let (Some(Value::Array(a)), Some(Value::Array(b))) = (&f.before, &f.after) {
-                    let added: Vec<String> = b
-                        .iter()
-                        .filter(|v| !a.contains(v))
-                        .map(show_plain)
-                        .collect();
-                    let removed: Vec<String> = a
-                        .iter()
-                        .filter(|v| !b.contains(v))
-                        .map(show_plain)
-                        .collect();
-                    let mut parts = Vec::new();
-                    if !added.is_empty() {
-                        parts.push(format!("+{}", added.join(" +")));
-                    }
-                    if !removed.is_empty() {
-                        parts.push(format!("-{}", removed.join(" -")));
-                    }
-                    let _ = write!(value, "  ({})", parts.join(" "));
-                }
-                (f.path.clone(), value)
-            })
-            .collect(),
-        Action::Create => record_rows(change.after.as_ref()),
-        Action::Delete => record_rows(change.before.as_ref()),
-    };
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (path, value) in rows {
-        let _ = writeln!(
-            out,
-            "      {} {:width$} = {}",
-            p.action(change.action, &symbol),
-            clean(&path),
-            value
-        );
+    let mark = p.mark(change.action);
+    out.push_str("  ");
+    out.push_str(mark);
+    out.push(' ');
+    out.push_str(change.kind.as_str());
+    out.push(' ');
+    push_quoted(out, &change.external_id);
+    out.push_str(" (");
+    push_clean(out, &change.label);
+    out.push(')');
+    out.push_str(match change.action {
+        Action::Create => " will be created\n",
+        Action::Update if change.deactivates() => " will be DEACTIVATED\n",
+        Action::Update => " will be updated\n",
+        Action::Delete => " will be DELETED\n",
+    });
+    match change.action {
+        Action::Update => write_updates(out, mark, &change.fields),
+        Action::Create => write_record(out, mark, change.after.as_ref()),
+        Action::Delete => write_record(out, mark, change.before.as_ref()),
     }
+}
+
+/// A field's path as two pieces: a fixed name drawn as it is (`email`,
+/// `externalProperties.`) and a part from the data, escaped (an
+/// attribute's key; an update's whole path): no path is put together in a
+/// new string.
+type Path<'a> = (&'static str, &'a str);
+
+/// Spaces to pad a field's path with, in pieces of up to this many.
+const SPACES: &str = "                                ";
+
+/// A field line up to its value: `      + path   = `, the path padded to
+/// `width` characters; `width` counts the longest path's bytes (before
+/// escaping), as the lines have always been aligned.
+fn push_path(out: &mut String, mark: &str, path: Path<'_>, width: usize) {
+    out.push_str("      ");
+    out.push_str(mark);
+    out.push(' ');
+    out.push_str(path.0);
+    let start = out.len();
+    push_clean(out, path.1);
+    let mut pad = width.saturating_sub(path.0.len() + out[start..].chars().count());
+    while pad > 0 {
+        let n = pad.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        pad -= n;
+    }
+    out.push_str(" = ");
+}
+
+/// An update's lines: `path = before -> after`, and for a list what was
+/// added and removed.
+fn write_updates(out: &mut String, mark: &str, fields: &[crate::doc::FieldChange]) {
+    let width = fields.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    for f in fields {
+        push_path(out, mark, ("", &f.path), width);
+        push_shown(out, f.before.as_ref());
+        out.push_str(" -> ");
+        push_shown(out, f.after.as_ref());
+        if let (Some(Value::Array(a)), Some(Value::Array(b))) = (&f.before, &f.after) {
+            out.push_str("  (");
+            let mut first = true;
+            for v in b.iter().filter(|v| !a.contains(v)) {
+                out.push_str(if first { "+" } else { " +" });
+                push_plain(out, v);
+                first = false;
+            }
+            for v in a.iter().filter(|v| !b.contains(v)) {
+                out.push_str(if first { "-" } else { " -" });
+                push_plain(out, v);
+                first = false;
+            }
+            out.push(')');
+        }
+        out.push('\n');
+    }
+}
+
+/// A field's value in a created or deleted record.
+#[derive(Clone, Copy)]
+enum Shown<'a> {
+    /// A string from the data, drawn in double quotes.
+    Quoted(&'a str),
+    /// Drawn as it is (`true`, `(root)`).
+    Plain(&'static str),
+    /// A list of group ids: `["G1", "G2"]`.
+    List(&'a BTreeSet<String>),
 }
 
 /// Every present field of a record, in the spec's order, the externalId
-/// left out (it heads the change).
-fn record_rows(record: Option<&Record>) -> Vec<(String, String)> {
+/// left out (it heads the change), one line each.
+fn write_record(out: &mut String, mark: &str, record: Option<&Record>) {
+    let mut width = 0;
+    let mut measure = |path: Path<'_>, _: Shown<'_>| width = width.max(path.0.len() + path.1.len());
     match record {
-        Some(Record::User(u)) => user_rows(u),
-        Some(Record::Group(g)) => group_rows(g),
-        None => Vec::new(),
+        Some(Record::User(u)) => {
+            user_fields(u, &mut measure);
+            user_fields(u, &mut |path, value| {
+                push_field(out, mark, width, path, value)
+            });
+        }
+        Some(Record::Group(g)) => {
+            group_fields(g, &mut measure);
+            group_fields(g, &mut |path, value| {
+                push_field(out, mark, width, path, value)
+            });
+        }
+        None => {}
     }
 }
 
-fn user_rows(u: &EffUser) -> Vec<(String, String)> {
-    let mut rows = vec![
-        ("firstName".to_owned(), quote(&u.first_name)),
-        ("lastName".to_owned(), quote(&u.last_name)),
-        ("email".to_owned(), quote(&u.email)),
-    ];
-    if let Some(phone) = &u.phone {
-        rows.push(("phone".to_owned(), quote(phone)));
+/// A created or deleted record's field line.
+fn push_field(out: &mut String, mark: &str, width: usize, path: Path<'_>, value: Shown<'_>) {
+    push_path(out, mark, path, width);
+    match value {
+        Shown::Quoted(s) => push_quoted(out, s),
+        Shown::Plain(s) => out.push_str(s),
+        Shown::List(set) => {
+            out.push('[');
+            for (i, g) in set.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_quoted(out, g);
+            }
+            out.push(']');
+        }
     }
-    rows.push(("active".to_owned(), u.active.to_string()));
+    out.push('\n');
+}
+
+/// A user's present fields, in the spec's order, handed to `field`.
+fn user_fields<'a>(u: &'a EffUser, field: &mut dyn FnMut(Path<'a>, Shown<'a>)) {
+    field(("firstName", ""), Shown::Quoted(&u.first_name));
+    field(("lastName", ""), Shown::Quoted(&u.last_name));
+    field(("email", ""), Shown::Quoted(&u.email));
+    if let Some(phone) = &u.phone {
+        field(("phone", ""), Shown::Quoted(phone));
+    }
+    field(
+        ("active", ""),
+        Shown::Plain(if u.active { "true" } else { "false" }),
+    );
     if let Some(tz) = &u.timezone {
-        rows.push(("timezone".to_owned(), quote(tz)));
+        field(("timezone", ""), Shown::Quoted(tz));
     }
     if let Some(lang) = &u.language {
-        rows.push(("language".to_owned(), quote(lang)));
+        field(("language", ""), Shown::Quoted(lang));
     }
     for list in AccessList::ALL {
         let set = u.list(list);
         if !set.is_empty() {
-            let items: Vec<String> = set.iter().map(|g| quote(g)).collect();
-            rows.push((list.path().to_owned(), format!("[{}]", items.join(", "))));
+            field((list.path(), ""), Shown::List(set));
         }
     }
-    rows.push(("accessInfo.role".to_owned(), quote(u.role.as_str())));
+    field(("accessInfo.role", ""), Shown::Quoted(u.role.as_str()));
     for (k, v) in &u.external_properties {
-        rows.push((format!("externalProperties.{k}"), quote(v)));
+        field(("externalProperties.", k), Shown::Quoted(v));
     }
-    rows
 }
 
-fn group_rows(g: &EffGroup) -> Vec<(String, String)> {
-    let mut rows = vec![("name".to_owned(), quote(&g.name))];
+/// A group's fields, in the spec's order, handed to `field`.
+fn group_fields<'a>(g: &'a EffGroup, field: &mut dyn FnMut(Path<'a>, Shown<'a>)) {
+    field(("name", ""), Shown::Quoted(&g.name));
     if let Some(d) = &g.description {
-        rows.push(("description".to_owned(), quote(d)));
+        field(("description", ""), Shown::Quoted(d));
     }
-    rows.push((
-        "parent".to_owned(),
+    field(
+        ("parent", ""),
         g.parent
             .as_deref()
-            .map_or_else(|| "(root)".to_owned(), quote),
-    ));
-    rows
+            .map_or(Shown::Plain("(root)"), Shown::Quoted),
+    );
 }
 
-fn show_value(v: Option<&Value>) -> String {
+/// An update's value: `(none)` for an absent one.
+fn push_shown(out: &mut String, v: Option<&Value>) {
     match v {
-        None => "(none)".to_owned(),
+        None => out.push_str("(none)"),
         Some(Value::Array(items)) => {
-            let items: Vec<String> = items.iter().map(show_plain).collect();
-            format!("[{}]", items.join(", "))
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_plain(out, item);
+            }
+            out.push(']');
         }
-        Some(v) => show_plain(v),
+        Some(v) => push_plain(out, v),
     }
 }
 
-fn show_plain(v: &Value) -> String {
+fn push_plain(out: &mut String, v: &Value) {
     match v {
-        Value::String(s) => quote(s),
-        Value::Array(_) => show_value(Some(v)),
-        other => clean(&other.to_string()),
+        Value::String(s) => push_quoted(out, s),
+        Value::Array(_) => push_shown(out, Some(v)),
+        other => push_clean(out, &other.to_string()),
     }
 }
 

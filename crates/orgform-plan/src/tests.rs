@@ -1337,6 +1337,43 @@ fn colour_marks_actions_and_blocks_only_when_asked() {
 }
 
 #[test]
+fn field_paths_are_escaped_and_aligned_by_their_bytes() {
+    // The width is the longest path's bytes; each path, escaped, is padded
+    // to it in characters (`ø` is two bytes, one character; the escaped ESC
+    // is one byte shown as six characters).
+    let spec = validated(&serde_json::json!({
+        "users": [{
+            "externalId": "U1", "firstName": "Ann", "lastName": "Archer",
+            "email": "ann@example.com",
+            "externalProperties": {"x": "1", "\u{f8}rsted": "2", "a\u{1b}b": "3"},
+        }],
+    }));
+    let p = plan(&spec, Base::empty(), &PlanOptions::default());
+    let text = render::text(&p, &TextOptions::default());
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("      +")).collect();
+    assert_eq!(
+        rows,
+        [
+            "      + firstName                  = \"Ann\"",
+            "      + lastName                   = \"Archer\"",
+            "      + email                      = \"ann@example.com\"",
+            "      + active                     = true",
+            "      + accessInfo.role            = \"User\"",
+            "      + externalProperties.a\\u{1b}b = \"3\"",
+            "      + externalProperties.x       = \"1\"",
+            "      + externalProperties.\u{f8}rsted  = \"2\"",
+        ],
+        "{text}"
+    );
+    let colored = render::text(&p, &TextOptions { color: true });
+    assert_eq!(
+        colored.matches("      \x1b[32m+\x1b[0m ").count(),
+        8,
+        "every field line carries the coloured mark: {colored}"
+    );
+}
+
+#[test]
 fn the_text_plan_is_handed_on_in_parts_that_add_up_to_the_whole() {
     let users: Vec<Value> = (0..2000)
         .map(|i| {
