@@ -217,6 +217,11 @@ impl National {
     }
 }
 
+/// The most digits a national number may have before it is read by the
+/// crate: libphonenumber's longest national significant number (17) and a
+/// trunk prefix.
+const MAX_NATIONAL_DIGITS: usize = 20;
+
 /// `raw` in E.164, or why not. `raw` is not empty.
 pub(crate) fn normalize(raw: &str, default_country: Option<&National>) -> Result<String, Problem> {
     let s = raw.trim();
@@ -246,7 +251,14 @@ pub(crate) fn normalize(raw: &str, default_country: Option<&National>) -> Result
         let Some(country) = default_country else {
             return Err(Problem::National);
         };
-        country.to_e164(&digits[1..])?
+        let national = &digits[1..];
+        // No national number of any plan has this many digits, even with
+        // its trunk prefix (E.164 allows 15 in all): refused before the
+        // crate's parser runs its patterns over a cell of any length.
+        if national.len() > MAX_NATIONAL_DIGITS {
+            return Err(Problem::NotValidFor(country.country.clone()));
+        }
+        country.to_e164(national)?
     };
     let n = e164.len() - 1;
     if !(8..=15).contains(&n) || e164.starts_with("+0") {
@@ -261,6 +273,20 @@ mod tests {
 
     fn nat(country: &str) -> National {
         National::new(country).expect("a region")
+    }
+
+    #[test]
+    fn a_national_number_of_any_length_is_no_number_of_the_country() {
+        let se = nat("SE");
+        let long = "7".repeat(1_000_000);
+        let not_se = Err(Problem::NotValidFor("SE".into()));
+        assert_eq!(normalize(&long, Some(&se)), not_se);
+        assert_eq!(normalize(&"1".repeat(21), Some(&se)), not_se);
+        // At the bound the crate decides (and says it is no SE number).
+        assert!(matches!(
+            normalize(&"1".repeat(20), Some(&se)),
+            Err(Problem::NotValidFor(_))
+        ));
     }
 
     #[test]
