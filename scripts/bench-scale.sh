@@ -46,7 +46,7 @@ for r in $(seq 1 "$rounds"); do
   for name in "${names[@]}"; do
     for n in "$small" "$large"; do
       /usr/bin/time -f "%e %U %S" -o "$raw.one" $(cmd "$name" "$work/$n") > /dev/null 2>&1 || true
-      printf '%s\t%s\t%s\t%s\n' "$r" "$name" "$n" "$(cat "$raw.one")" >> "$raw"
+      printf '%s\t%s\t%s\t%s\n' "$r" "$name" "$n" "$(tail -n 1 "$raw.one")" >> "$raw"
     done
   done
   echo "  round $r/$rounds done" >&2
