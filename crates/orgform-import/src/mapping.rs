@@ -544,6 +544,10 @@ fn check_default_country(file: &MappingFile, path: &Path, text: &str) -> Option<
     );
     let found = text.lines().enumerate().find_map(|(i, l)| {
         let k = l.find("defaultCountry")?;
+        // A comment that mentions the key is not where it is set.
+        if l[..k].contains('#') {
+            return None;
+        }
         let v = l[k..].find(c.trim()).map_or(k, |j| k + j);
         Some((i, l, v))
     });

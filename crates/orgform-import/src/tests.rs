@@ -577,6 +577,15 @@ fn default_country_is_checked_when_the_mapping_is_read() {
                 .is_some_and(|h| h.contains("ISO 3166-1 alpha-2"))
         );
     }
+    // A comment that names the key does not take the caret from the line
+    // that sets it.
+    let commented = format!("# defaultCountry: SE is Sweden\n{}", mapping("XX"));
+    let err = Mapping::parse(Path::new("m.yaml"), &commented).expect_err("XX");
+    let d = err.iter().next().expect("one");
+    assert_eq!(
+        d.location.as_ref().map(|l| (l.line, l.column)),
+        Some((8, 45))
+    );
 }
 
 /// National numbers of the default country become E.164; one that is no
