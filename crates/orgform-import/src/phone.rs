@@ -76,9 +76,11 @@ pub(crate) fn region(code: &str) -> Option<String> {
 pub(crate) struct National {
     country: String,
     id: phonenumber::country::Id,
-    /// Per calling code seen (one, unless the crate moves a number to
-    /// another), its regions in the crate's order.
-    codes: std::sync::Mutex<Vec<(u16, std::sync::Arc<[RegionRule]>)>>,
+    /// The country's calling code.
+    code: u16,
+    /// The regions of that calling code in the crate's order, compiled on
+    /// first use (read without a lock afterwards, from both threads).
+    rules: std::sync::OnceLock<Option<Vec<RegionRule>>>,
 }
 
 #[derive(Debug)]
@@ -160,39 +162,32 @@ impl National {
     /// The rules of `country`, a region [`region`] returned; `None` when
     /// libphonenumber's metadata has no numbering plan for it.
     pub(crate) fn new(country: &str) -> Option<National> {
-        DATABASE.by_id(country)?;
+        let meta = DATABASE.by_id(country)?;
         Some(National {
             country: country.to_owned(),
             id: country.parse().ok()?,
-            codes: std::sync::Mutex::new(Vec::new()),
+            code: meta.country_code(),
+            rules: std::sync::OnceLock::new(),
         })
-    }
-
-    /// The regions of calling code `code`, compiled on first use.
-    fn regions(&self, code: u16) -> Option<std::sync::Arc<[RegionRule]>> {
-        let mut codes = self
-            .codes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, r)) = codes.iter().find(|(c, _)| *c == code) {
-            return Some(r.clone());
-        }
-        let mut rules = Vec::new();
-        for id in DATABASE.region(&code)? {
-            rules.push(RegionRule::of(DATABASE.by_id(id)?)?);
-        }
-        let rules: std::sync::Arc<[RegionRule]> = rules.into();
-        codes.push((code, rules.clone()));
-        Some(rules)
     }
 
     /// The crate's `is_valid` of a number with calling code `code` and
     /// national significant number `national`.
     fn is_valid(&self, code: u16, national: &str) -> bool {
-        let Some(regions) = self.regions(code) else {
+        // A national number keeps its country's code; should the crate
+        // ever read one as another's, that code's rules are compiled for
+        // it alone.
+        let other;
+        let regions = if code == self.code {
+            self.rules.get_or_init(|| rules_of(code)).as_deref()
+        } else {
+            other = rules_of(code);
+            other.as_deref()
+        };
+        let Some(regions) = regions else {
             return false;
         };
-        let region = if let [only] = &regions[..] {
+        let region = if let [only] = regions {
             Some(only)
         } else {
             regions.iter().find(|r| match &r.leading_digits {
@@ -215,6 +210,15 @@ impl National {
         }
         Ok(format!("+{code}{national}"))
     }
+}
+
+/// The rules of the regions of calling code `code`, in the crate's order.
+fn rules_of(code: u16) -> Option<Vec<RegionRule>> {
+    DATABASE
+        .region(&code)?
+        .into_iter()
+        .map(|id| RegionRule::of(DATABASE.by_id(id)?))
+        .collect()
 }
 
 /// The most digits a national number may have before it is read by the
