@@ -468,10 +468,13 @@ fn phones_of(table: &Table, cols: &TableCols) -> Vec<Option<Result<String, Probl
     std::thread::scope(|scope| {
         let second = scope.spawn(|| b.iter().map(one).collect::<Vec<_>>());
         let mut out: Vec<_> = a.iter().map(one).collect();
-        match second.join() {
-            Ok(rest) => out.extend(rest),
-            Err(_) => out.extend(b.iter().map(one)),
-        }
+        // A panic there is a bug: raised here as it was, as `import` does
+        // for its other thread, not hidden by doing the work again.
+        out.extend(
+            second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        );
         out
     })
 }
